@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run the main job on the embedded default: build the dataset from real EURUSD bars,
+# then run site.yml against inventories/local (S3 server on loopback, CPU torch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+DATASET=.demo/inf/eurusd_h1_features.parquet
+
+echo "== Building the demo dataset from the EURUSD hourly bars of the backtesting package"
+"$VENV/bin/python" tools/make_dataset.py --from-backtesting --out "$DATASET"
+
+echo "== Running site.yml on the embedded default (inventories/local)"
+start=$(date +%s)
+"$VENV/bin/ansible-playbook" site.yml -i inventories/local "$@"
+echo "== Main job finished in $(( $(date +%s) - start )) s"
+
+log_dir=${MT5CRS_VERIFY_LOG_DIR:-logs/verify}
+summary=$(ls -t "$log_dir"/*.summary.txt 2>/dev/null | head -n 1 || true)
+if [ -n "$summary" ]; then
+    echo "== Verify log summary: $summary"
+    cat "$summary"
+fi
+echo "== The S3 server keeps running for the next run; stop it with: make demo-stop"
