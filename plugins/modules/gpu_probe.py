@@ -286,6 +286,8 @@ unmet:
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -338,9 +340,19 @@ def c_locale_env():
 
 def run(argv, timeout):
     """Run argv with the C locale; return (rc, stdout, stderr). Raises OSError and subprocess.TimeoutExpired."""
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          env=c_locale_env(), timeout=timeout, check=False)
-    return proc.returncode, proc.stdout.decode('utf-8', 'replace'), proc.stderr.decode('utf-8', 'replace')
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=c_locale_env(), start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # Stop the whole process group, so that children holding the pipes go too.
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        proc.communicate()
+        raise
+    return proc.returncode, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace')
 
 
 def gpu_summary(info):
@@ -398,13 +410,12 @@ def probe_nvml():
     return finish_gpu_info(parsed, 'nvml', None, [])
 
 
-def find_nvidia_smi(module, given):
-    """Path of the nvidia-smi to run, or None."""
-    if given:
-        if os.sep in given:
-            return given if os.path.exists(given) else None
-        return module.get_bin_path(given, opt_dirs=DRIVER_DIRS)
-    return module.get_bin_path('nvidia-smi', opt_dirs=DRIVER_DIRS)
+def find_nvidia_smi(given):
+    """Path of the nvidia-smi to run (PATH first, then the usual driver directories), or None."""
+    if given and os.sep in given:
+        return given if os.path.exists(given) else None
+    search = os.pathsep.join([os.environ.get('PATH', '')] + DRIVER_DIRS)
+    return shutil.which(given or 'nvidia-smi', path=search)
 
 
 def probe_nvidia_smi(binary, timeout):
@@ -447,12 +458,12 @@ def probe_nvidia_smi(binary, timeout):
     return finish_gpu_info(parsed, 'nvidia-smi', binary, warnings)
 
 
-def probe_gpus(module, nvidia_smi, timeout):
+def probe_gpus(nvidia_smi, timeout):
     if not nvidia_smi:
         info = probe_nvml()
         if info is not None:
             return info
-    binary = find_nvidia_smi(module, nvidia_smi)
+    binary = find_nvidia_smi(nvidia_smi)
     if binary is None:
         where = 'at %s' % nvidia_smi if nvidia_smi else 'on PATH or in %s' % ', '.join(DRIVER_DIRS)
         return empty_gpu_info(_nvsmi.STATE_NO_NVIDIA_SMI,
@@ -642,8 +653,8 @@ def build_module():
     )
 
 
-def probe(module, params):
-    """The full result dictionary (without changed/facts) for the given parameters."""
+def probe(params, warn):
+    """The full result dictionary (without changed/facts) for the given parameters; warn(text) gets warnings."""
     require = params['require'] or {}
     if require.get('torch_cuda') and not params['python']:
         raise ProbeError('require.torch_cuda needs the python option: no interpreter given to check PyTorch in')
@@ -654,9 +665,9 @@ def probe(module, params):
     free_space_minimums(require, paths)
 
     # GPUs, driver and CUDA level
-    info = probe_gpus(module, params['nvidia_smi'], params['timeout'])
+    info = probe_gpus(params['nvidia_smi'], params['timeout'])
     for warning in info.pop('warnings'):
-        module.warn(warning)
+        warn(warning)
     result = {
         'cuda_active': info['state'] == _nvsmi.STATE_OK and bool(info['gpus']),
         'gpu_count': len(info['gpus']),
@@ -676,7 +687,7 @@ def probe(module, params):
 def main():
     module = build_module()
     try:
-        result = probe(module, module.params)
+        result = probe(module.params, module.warn)
     except ProbeError as exc:
         module.fail_json(msg=str(exc), changed=False)
 
