@@ -122,12 +122,12 @@ notes:
     null; NVML names both.
   - Compute capability comes from C(--query-gpu=compute_cap). Drivers that do not know that field make the
     query fail; the module then keeps the XML data, warns, and reports the compute capability as null.
-  - C(gpu_count) counts C(<gpu>) elements of the XML report (or NVML devices), not the header's
-    C(attached_gpus) and not the lines of C(nvidia-smi -L), which lists MIG devices as extra lines.
+  - "C(gpu_count) counts the C(<gpu>) elements of the XML report (or NVML devices), not the header's
+    C(attached_gpus) and not the lines of C(nvidia-smi -L), which lists MIG devices as extra lines."
   - Endpoint checks open a TCP connection and close it; nothing is sent.
 seealso:
   - name: nvidia-smi documentation
-    description: NVIDIA's description of the query fields and XML report.
+    description: NVIDIA's description of the query fields and of the XML report.
     link: https://docs.nvidia.com/deploy/nvidia-smi/index.html
 """
 
@@ -277,7 +277,7 @@ endpoints:
   type: dict
   sample: {"127.0.0.1:9000": {host: 127.0.0.1, port: 9000, reachable: true, connect_ms: 0.21, error: null}}
 unmet:
-  description: Unmet requirements, each "<requirement>: found <X>, required <Y>"; empty when all are met.
+  description: 'Unmet requirements, each as C(<requirement>: found <X>, required <Y>); empty when all are met.' 
   returned: always
   type: list
   elements: str
