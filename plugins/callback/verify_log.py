@@ -163,6 +163,7 @@ from urllib.parse import quote
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
+from ansible.template import Templar
 
 FORMAT = 'mt5crs.verify_log/1'
 COLLECTION = 'mt5crs.gpu_orchestrator'
@@ -758,21 +759,21 @@ class CallbackModule(CallbackBase):
         role = task._role.get_name() if getattr(task, '_role', None) else None
         cache_key = (host.name, getattr(play, '_uuid', None), role)
         variables = self._vars_cache.get(cache_key)
-        if variables is None and manager is not None:
+        fresh = variables is None
+        if fresh:
             try:
                 variables = manager.get_vars(play=play, host=host, task=task, include_hostvars=False)
-            except Exception:
+            except Exception:  # no variables, no secrets to learn from them; the record is still written
                 variables = {}
             self._vars_cache[cache_key] = variables
-        variables = variables or {}
 
-        from ansible.template import Templar
         templar = Templar(loader=loader, variables=variables)
 
         def resolve(value):
             return templar.template(value)
 
-        collect_secret_values(variables, self._key_re, resolve, self._known)
+        if fresh:
+            collect_secret_values(variables, self._key_re, resolve, self._known)
         collect_secret_values(getattr(task, 'vars', None) or {}, self._key_re, resolve, self._known)
         collect_secret_values(getattr(task, 'args', None) or {}, self._key_re, resolve, self._known)
         return templar
@@ -784,18 +785,22 @@ class CallbackModule(CallbackBase):
     # -- records -------------------------------------------------------------------------------------------------------
 
     def _s3_ref(self, result, task, templar):
-        """(mode, bucket, key) of a minio_object call: from its result, else from its templated arguments."""
+        """(mode, bucket, key) of a minio_object call: bucket and key from its result, the mode from its arguments.
+
+        The result's own `mode` is the file mode of a downloaded file, so the transfer mode comes from the task's
+        (templated) arguments, else from the presence of `dest`. Arguments are only read here, never written.
+        """
         args = getattr(task, 'args', None) or {}
-        ref = []
-        for name in ('mode', 'bucket', 'key'):
-            value = result.get(name)
-            if value is None and name in args:
-                try:
-                    value = templar.template(args[name])
-                except Exception:
-                    value = None
-            ref.append(self._known.scrub(str(value)) if value is not None else None)
-        return tuple(ref) if all(ref) else None
+        try:
+            mode = templar.template(args.get('mode'))
+        except Exception:
+            mode = None
+        if mode not in ('put', 'get', 'delete'):
+            mode = 'get' if 'dest' in result else 'put'
+        bucket, key = result.get('bucket'), result.get('key')
+        if not bucket or not key:
+            return None
+        return mode, self._known.scrub(str(bucket)), self._known.scrub(str(key))
 
     def _record(self, result, status, item=False, ignored=False):
         if not self._open():
@@ -909,7 +914,7 @@ class CallbackModule(CallbackBase):
         self._record(result, 'changed' if result.result.get('changed') else 'ok', item=True)
 
     def v2_runner_item_on_failed(self, result):
-        self._record(result, 'failed', item=True, ignored=bool(result.task_fields.get('ignore_errors')))
+        self._record(result, 'failed', item=True, ignored=result.task_fields.get('ignore_errors') is True)
 
     def v2_runner_item_on_skipped(self, result):
         self._record(result, 'skipped', item=True)

@@ -255,3 +255,50 @@ def test_interrupted_run_leaves_a_checkable_log(tmp_path):
     result = check(logs[0])
     assert result.returncode == 3, result.stderr
     assert 'chain intact' in result.stderr
+
+
+def test_summary_reads_the_collection_evidence(tmp_path, s3_server):
+    creds = s3_server.credentials
+    src = tmp_path / 'dataset.bin'
+    src.write_bytes(os.urandom(64 * 1024))
+    wrong_secret = 'W6-wrong-secret-Tt4u'
+    inventory = tmp_path / 'inventory.ini'
+    inventory.write_text('\n'.join([
+        '[inf]', 'inf1 ansible_connection=local ansible_python_interpreter=%s' % sys.executable,
+        '[gpu]', 'gpu1 ansible_connection=local ansible_python_interpreter=%s' % sys.executable, '']))
+    extra = {
+        'mt5crs_s3_endpoint_url': creds['endpoint_url'], 'mt5crs_s3_access_key': creds['access_key'],
+        'mt5crs_s3_secret_key': creds['secret_key'], 'vl_other_value': wrong_secret,
+        'vl_bucket': 'vl-evidence', 'vl_key': 'runs/dataset.bin', 'vl_src': str(src),
+        'vl_dest': str(tmp_path / 'fetched.bin'),
+        'vl_fake_nvidia_smi': os.path.join(ROOT, 'tests', 'support', 'fake_nvidia_smi.py'),
+    }
+    proc = run_playbook(tmp_path, os.path.join(TARGETS, 'evidence.yml'), str(inventory), extra_vars=extra,
+                        args=['-vvvv'])
+    path, records = read_log(tmp_path / 'verify')
+
+    wrong = tasks(records, 'Try the bucket with a wrong secret', host='inf1')[0]
+    assert wrong['status'] == 'failed' and wrong['ignored'] is True
+    probe = tasks(records, 'Probe the GPUs through the recorded nvidia-smi', host='gpu1')[0]
+    assert probe['evidence'] is True and probe['phase'] == 'preflight' and probe['result']['gpu_count'] >= 1
+    put = tasks(records, 'Upload the dataset', host='inf1')[0]
+    get = tasks(records, 'Download the dataset', host='gpu1')[0]
+    assert put['result']['md5'] == get['result']['md5'] and get['phase'] == 'fetch'
+    assert put['result']['bytes_transferred'] == 64 * 1024
+
+    summary = path.with_name(records[0]['run_id'] + '.summary.txt').read_text()
+    assert 'Verdict      PASSED' in summary
+    assert 'Dataset md5  INF and GPU sides MATCH' in summary
+    assert 's3://vl-evidence/runs/dataset.bin md5 INF %s / GPU %s (gpu1): MATCH' % (
+        put['result']['md5'], get['result']['md5']) in summary
+    assert 'GPU 1 x NVIDIA H100' in summary or 'GPU %d x NVIDIA H100' % probe['result']['gpu_count'] in summary
+    assert 'torch' in summary
+    assert '> smoke test passed, loss 0.42' in summary
+    assert 'dataset md5: INF = GPU' in proc.stdout
+
+    for item in (path, path.with_name(records[0]['run_id'] + '.summary.txt')):
+        text = item.read_text()
+        assert creds['secret_key'] not in text and wrong_secret not in text
+    block = proc.stdout[proc.stdout.index('VERIFY LOG PASSED'):]
+    assert creds['secret_key'] not in block
+    assert check(path).returncode == 0
