@@ -31,9 +31,9 @@ REFUSED_COPY_ARGS = ('content', 'remote_src')
 DEFAULT_LEDGER_TAIL = os.path.join('logs', 'review', 'approvals.jsonl')
 
 
-def default_ledger():
-    """Beside the ansible.cfg in use (the checkout root), else the current directory."""
-    base = os.path.dirname(C.CONFIG_FILE) if C.CONFIG_FILE else os.getcwd()
+def default_ledger(playbook_dir=None):
+    """Beside the ansible.cfg in use (the checkout root), else beside the playbook, else the current directory."""
+    base = os.path.dirname(C.CONFIG_FILE) if C.CONFIG_FILE else (playbook_dir or os.getcwd())
     return os.path.join(base, DEFAULT_LEDGER_TAIL)
 
 
@@ -69,14 +69,15 @@ class ActionModule(ActionBase):
                 args.pop(name, None)
                 continue
             if name in args:
-                raise AnsibleActionFail('approved_copy does not take %s: only reviewed controller files are copied' % name)
+                raise AnsibleActionFail('approved_copy does not take %s: only reviewed controller files are copied'
+                                        % name)
         src = args.get('src')
         dest = args.get('dest')
         if not src or not dest:
             raise AnsibleActionFail('approved_copy needs src and dest, got src=%r dest=%r' % (src, dest))
 
         ledger = os.path.abspath(os.path.expanduser(to_native(
-            self._option('ledger', task_vars, 'mt5crs_review_ledger', default_ledger()))))
+            self._option('ledger', task_vars, 'mt5crs_review_ledger', default_ledger(task_vars.get('playbook_dir'))))))
         try:
             override = boolean(self._option('emergency_override', task_vars, 'mt5crs_review_override', False),
                                strict=True)

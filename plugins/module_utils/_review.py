@@ -169,7 +169,8 @@ def shellcheck_comments(path, text, shellcheck=None, timeout=120):
     try:
         comments = json.loads(out)['comments']
     except (ValueError, KeyError, TypeError):
-        raise ToolError('Failed to run shellcheck on %s: rc=%s, output is not json1: %s' % (path, rc, (err or out)[:500]))
+        raise ToolError('Failed to run shellcheck on %s: rc=%s, output is not json1: %s'
+                        % (path, rc, (err or out)[:500]))
     return comments
 
 
@@ -214,7 +215,8 @@ _CREDENTIALS = [
     (re.compile(r'(?i)^\s*(?:export\s+)?(?P<name>[a-z0-9_]*' + _SECRET_WORDS + r'[a-z0-9_]*)='
                 r'(?P<value>[^\s"\'$`{(][^\s;]{3,})'), 'credential-literal', 'a literal value is assigned to %s'),
     (re.compile(r'(?i)^\s*-?\s*(?P<name>[a-z0-9_.-]*' + _SECRET_WORDS + r'[a-z0-9_.-]*)\s*:\s+'
-                r'(?P<value>[^\s#"\'{$!&*|>][^\s#]{3,})\s*$'), 'credential-literal', 'a literal value is assigned to %s'),
+                r'(?P<value>[^\s#"\'{$!&*|>][^\s#]{3,})\s*$'), 'credential-literal',
+     'a literal value is assigned to %s'),
 ]
 _NOT_SECRET_VALUE = re.compile(r'^(?:\{\{.*|\$.*|<.*>|x+|\*+|changeme|none|null|true|false|example.*)$', re.I)
 
@@ -376,7 +378,8 @@ def parse_verdict(text, source):
                             % (source, data.get('verdict') if isinstance(data, dict) else data))
     raw = data.get('findings', [])
     if not isinstance(raw, list):
-        raise ReviewerError('Failed to parse %s verdict: "findings" must be a list, got %s' % (source, type(raw).__name__))
+        raise ReviewerError('Failed to parse %s verdict: "findings" must be a list, got %s'
+                            % (source, type(raw).__name__))
     findings = []
     for item in raw:
         if isinstance(item, dict):
@@ -432,7 +435,8 @@ def review_llm(path, kind, text, sha256, endpoint, model, api_key=None, timeout=
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # nosec B310
             body = response.read(4 * 1024 * 1024)
     except urllib.error.HTTPError as exc:
-        return _verdict(name, 'error', error='LLM reviewer answered HTTP %s %s at %s' % (exc.code, exc.reason, endpoint))
+        return _verdict(name, 'error',
+                        error='LLM reviewer answered HTTP %s %s at %s' % (exc.code, exc.reason, endpoint))
     except (socket.timeout, TimeoutError):
         return _verdict(name, 'error', error='LLM reviewer timed out after %ss at %s' % (timeout, endpoint))
     except urllib.error.URLError as exc:
@@ -464,7 +468,7 @@ def review_llm(path, kind, text, sha256, endpoint, model, api_key=None, timeout=
 
 
 def review_command(path, kind, sha256, argv, timeout=120):
-    """External reviewer: runs argv + [path] (no shell) with MT5CRS_REVIEW_* in the environment; reads a JSON verdict."""
+    """External reviewer: runs argv + [path] without a shell, MT5CRS_REVIEW_* set; reads a JSON verdict."""
     name = 'command:%s' % os.path.basename(argv[0]) if argv else 'command'
     if not argv:
         return _verdict(name, 'error', error='No reviewer command configured')

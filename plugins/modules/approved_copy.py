@@ -40,7 +40,7 @@ options:
     description:
       - Controller path of the approvals ledger.
       - Defaults to the variable C(mt5crs_review_ledger), else C(logs/review/approvals.jsonl) beside the
-        C(ansible.cfg) in use (the checkout root), else in the current directory.
+        C(ansible.cfg) in use (the checkout root), else beside the playbook.
     type: path
   emergency_override:
     description:
@@ -102,7 +102,8 @@ review:
       type: str
       sample: /work/main/logs/review/approvals.jsonl
     status:
-      description: C(approved), C(no approval), C(changed since review), C(rejected), C(reviewer error) or C(ledger unreadable).
+      description:
+        - C(approved), C(no approval), C(changed since review), C(rejected), C(reviewer error) or C(ledger unreadable).
       type: str
       sample: approved
     detail:

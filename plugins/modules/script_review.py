@@ -58,11 +58,13 @@ options:
     default: []
   bandit_path:
     description:
-      - Path of the bandit executable. By default it is looked up next to the Python running this module, then on E(PATH).
+      - Path of the bandit executable.
+      - By default it is looked up next to the Python running this module, then on E(PATH).
     type: path
   shellcheck_path:
     description:
-      - Path of the shellcheck executable. By default it is looked up next to the Python running this module, then on E(PATH).
+      - Path of the shellcheck executable.
+      - By default it is looked up next to the Python running this module, then on E(PATH).
     type: path
   bandit_severity:
     description:
@@ -89,8 +91,8 @@ options:
     suboptions:
       endpoint:
         description:
-          - Base URL of the OpenAI-compatible API, for example C(http://127.0.0.1:8080/v1); C(/chat/completions) is appended
-            unless the URL already ends with it.
+          - Base URL of the OpenAI-compatible API, for example C(http://127.0.0.1:8080/v1).
+          - C(/chat/completions) is appended unless the URL already ends with it.
         type: str
         required: true
       model:
@@ -119,7 +121,7 @@ options:
         type: path
       json_mode:
         description:
-          - Send C(response_format={"type": "json_object"}) for servers that support it.
+          - Send C(response_format) of type C(json_object) for servers that support it.
         type: bool
         default: false
   command:
@@ -131,8 +133,8 @@ options:
         description:
           - Command and arguments, run without a shell; the file path is appended as the last argument, and
             E(MT5CRS_REVIEW_PATH), E(MT5CRS_REVIEW_SHA256) and E(MT5CRS_REVIEW_KIND) are set.
-          - It must exit 0 and print C({"verdict": "approve"|"reject", "findings": [...]}), optionally with
-            C(session_id) and C(tokens).
+          - 'It must exit 0 and print one JSON object: C({"verdict": "approve", "findings": []}) or a C(reject) verdict
+            with findings, optionally with C(session_id) and C(tokens).'
         type: list
         elements: str
         required: true
