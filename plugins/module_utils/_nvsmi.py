@@ -310,8 +310,12 @@ def parse_xml(text):
     if not text or not text.strip():
         raise NvsmiParseError('Failed to parse nvidia-smi XML: the output is empty (expected an <nvidia_smi_log> '
                               'document)')
+    if '<!ENTITY' in text:
+        raise NvsmiParseError('Failed to parse nvidia-smi XML: the output declares entities (expected a plain '
+                              '<nvidia_smi_log> document)')
     try:
-        root = ET.fromstring(text.strip().encode('utf-8'))
+        # The text comes from the local nvidia-smi and entity declarations are refused just above.
+        root = ET.fromstring(text.strip().encode('utf-8'))  # nosec B314
     except ET.ParseError as exc:
         first = text.strip().splitlines()[0][:200]
         raise NvsmiParseError('Failed to parse nvidia-smi XML: %s (expected an <nvidia_smi_log> document, the '

@@ -138,7 +138,7 @@ EXAMPLES = r"""
 
 - name: Show the driver and the GPUs
   ansible.builtin.debug:
-    msg: "{{ gpu_probe.driver_version }} / CUDA {{ gpu_probe.cuda_driver_version }}: {{ gpu_probe.gpus | map(attribute='name') | list }}"
+    msg: "{{ gpu_probe.driver_version }}: {{ gpu_probe.gpus | map(attribute='name') | list }}"
 
 - name: Stop unless the host can train
   mt5crs.gpu_orchestrator.gpu_probe:
@@ -246,7 +246,11 @@ gpus:
       elements: dict
       returned: always
       sample: [{index: 0, profile: null, gpu_instance_id: 3, memory_total_mib: 19968}]
-    pcie_gen_current: {description: Current PCIe generation (idle cards drop to 1)., type: int, returned: always, sample: 1}
+    pcie_gen_current:
+      description: Current PCIe generation (idle cards drop to 1).
+      type: int
+      returned: always
+      sample: 1
     pcie_gen_max: {description: Highest PCIe generation of the link., type: int, returned: always, sample: 4}
     pcie_width_current: {description: Current PCIe lane count., type: int, returned: always, sample: 16}
     pcie_width_max: {description: Highest PCIe lane count., type: int, returned: always, sample: 16}

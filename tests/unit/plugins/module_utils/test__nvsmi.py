@@ -115,6 +115,8 @@ def test_parse_xml_rejects_text_that_is_not_the_report():
         _nvsmi.parse_xml('<other/>')
     with pytest.raises(_nvsmi.NvsmiParseError, match='empty'):
         _nvsmi.parse_xml('')
+    with pytest.raises(_nvsmi.NvsmiParseError, match='declares entities'):
+        _nvsmi.parse_xml('<!DOCTYPE x [<!ENTITY a "aaaa">]><nvidia_smi_log>&a;</nvidia_smi_log>')
 
 
 def test_parse_query_gpu_rejects_rows_of_the_wrong_width():
