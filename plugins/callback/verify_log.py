@@ -743,8 +743,23 @@ class CallbackModule(CallbackBase):
         return footer, anchor
 
     def _close_interrupted(self):
+        """At interpreter exit without a play recap (interrupted run): close the chain and write the summary."""
         if self._writer is not None and not self._finished:
-            self._finish({}, 'interrupted')
+            footer, anchor = self._finish({}, 'interrupted')
+            self._write_summary(footer, anchor)
+
+    def _write_summary(self, footer, anchor):
+        log_path = self._writer.path
+        if self.get_option('summary'):
+            summary_path = log_path[:-len('.jsonl')] + '.summary.txt'
+            text = self._known.scrub(self._summary.render(self._header, footer, log_path, anchor))
+            try:
+                write_private_file(summary_path, text)
+            except OSError as exc:
+                self._display.warning('verify_log: cannot write the summary: %s: %s' % (summary_path, exc))
+        if self.get_option('display_summary'):
+            self._display.display(self._known.scrub(self._summary.render_short(self._header, footer, log_path,
+                                                                                 anchor)))
 
     # -- secrets -------------------------------------------------------------------------------------------------------
 
@@ -927,15 +942,4 @@ class CallbackModule(CallbackBase):
             by_host[host] = stats.summarize(host)
         failed = any(s.get('failures') or s.get('unreachable') for s in by_host.values())
         footer, anchor = self._finish(by_host, 'failed' if failed else 'passed')
-
-        log_path = self._writer.path
-        summary_path = log_path[:-len('.jsonl')] + '.summary.txt'
-        if self.get_option('summary'):
-            text = self._known.scrub(self._summary.render(self._header, footer, log_path, anchor))
-            try:
-                write_private_file(summary_path, text)
-            except OSError as exc:
-                self._display.warning('verify_log: cannot write the summary: %s: %s' % (summary_path, exc))
-        if self.get_option('display_summary'):
-            self._display.display(self._known.scrub(self._summary.render_short(self._header, footer, log_path,
-                                                                                 anchor)))
+        self._write_summary(footer, anchor)

@@ -234,7 +234,8 @@ def test_passing_run_options_and_runner_artifacts(tmp_path):
     assert check(path).returncode == 0
 
 
-def test_interrupted_run_leaves_a_checkable_log(tmp_path):
+@pytest.mark.parametrize('how', ['sigint', 'sigkill'])
+def test_interrupted_run_leaves_a_checkable_log(tmp_path, how):
     env = ansible_env(tmp_path)
     cmd = [venv_bin('ansible-playbook'), '-i', write_inventory(tmp_path, False),
            os.path.join(TARGETS, 'interrupted.yml')]
@@ -249,12 +250,22 @@ def test_interrupted_run_leaves_a_checkable_log(tmp_path):
             time.sleep(0.1)
         else:
             pytest.fail('the log never received its first task record')
+        if how == 'sigint':
+            # Ctrl-C: ansible-playbook stops, and the callback closes the chain with an "interrupted" footer.
+            os.kill(proc.pid, signal.SIGINT)
+            proc.wait(timeout=60)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     result = check(logs[0])
-    assert result.returncode == 3, result.stderr
-    assert 'chain intact' in result.stderr
+    if how == 'sigint':
+        assert result.returncode == 0, result.stderr
+        assert 'verdict interrupted' in result.stdout
+        assert 'Verdict      INTERRUPTED' in logs[0].with_name(logs[0].stem + '.summary.txt').read_text()
+    else:
+        assert result.returncode == 3, result.stderr
+        assert 'chain intact' in result.stderr
 
 
 def test_summary_reads_the_collection_evidence(tmp_path, s3_server):
