@@ -113,7 +113,7 @@ def check_lines(lines):
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Check the hash chain of a verify_log evidence log.')
     parser.add_argument('log', help='the <run id>.jsonl file')
-    parser.add_argument('--head', help='expected chain head (SHA-256 of the last line), as printed at the end of the run')
+    parser.add_argument('--head', help='expected chain head (SHA-256 of the last line), printed at the end of the run')
     parser.add_argument('--quiet', action='store_true', help='print only problems')
     args = parser.parse_args(argv)
 

@@ -196,7 +196,7 @@ _RESULT_META = frozenset(('start', 'end', 'delta', 'cmd', 'rc', 'changed', 'fail
 _STATUS_RANK = {'skipped': 0, 'ok': 1, 'changed': 2, 'failed': 3, 'unreachable': 4}
 
 
-# ---------------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------------------
 # Pure helpers (unit-tested without a playbook run)
 
 def utc_now():
@@ -335,9 +335,10 @@ def collect_secret_values(mapping, key_re, resolve, known, depth=0):
             continue
         if key_is_secret(key, key_re):
             try:
-                known.add_leaves(resolve(value))
-            except Exception:  # a value that cannot be resolved cannot leak through a result either
-                continue
+                resolved = resolve(value)
+            except Exception:  # a value that cannot be resolved cannot reach a result either
+                resolved = None
+            known.add_leaves(resolved)
         elif isinstance(value, dict):
             collect_secret_values(value, key_re, resolve, known, depth + 1)
 
@@ -402,7 +403,7 @@ def combine_status(current, new):
     return new if _STATUS_RANK[new] > _STATUS_RANK[current] else current
 
 
-# ---------------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------------------
 # Summary
 
 class Summary:
@@ -569,7 +570,7 @@ class Summary:
         return '\n'.join(out)
 
 
-# ---------------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------------------
 # Log writer
 
 class ChainWriter:
@@ -632,7 +633,14 @@ def write_private_file(path, text):
         raise
 
 
-# ---------------------------------------------------------------------------------------------------------------------
+def _parts(result):
+    """(task, host, result dict, task fields) of a task result; the public names exist from ansible-core 2.19 on."""
+    if hasattr(type(result), 'task_fields'):
+        return result.task, result.host, result.result, result.task_fields
+    return result._task, result._host, result._result, result._task_fields
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # The callback
 
 class CallbackModule(CallbackBase):
@@ -668,7 +676,7 @@ class CallbackModule(CallbackBase):
             self._log_dir = os.path.join(artifact_dir, 'verify_log')
         self._runner_artifact_dir = artifact_dir
 
-    # -- opening and closing --------------------------------------------------------------------------------------------
+    # -- opening and closing ------------------------------------------------------------------------------------------
 
     def _open(self):
         """Create the log and write the header, once; on failure warn once and keep quiet afterwards."""
@@ -761,7 +769,7 @@ class CallbackModule(CallbackBase):
             self._display.display(self._known.scrub(self._summary.render_short(self._header, footer, log_path,
                                                                                  anchor)))
 
-    # -- secrets -------------------------------------------------------------------------------------------------------
+    # -- secrets ------------------------------------------------------------------------------------------------------
 
     def _learn_secrets(self, host, task):
         """Remember the values of secret-looking variables and task arguments (templated) for this host."""
@@ -797,7 +805,7 @@ class CallbackModule(CallbackBase):
         for key in [k for k in self._vars_cache if k[0] == host_name]:
             del self._vars_cache[key]
 
-    # -- records -------------------------------------------------------------------------------------------------------
+    # -- records ------------------------------------------------------------------------------------------------------
 
     def _s3_ref(self, result, task, templar):
         """(mode, bucket, key) of a minio_object call: bucket and key from its result, the mode from its arguments.
@@ -820,8 +828,7 @@ class CallbackModule(CallbackBase):
     def _record(self, result, status, item=False, ignored=False):
         if not self._open():
             return
-        task, host = result.task, result.host
-        data = result.result
+        task, host, data, fields = _parts(result)
         now = time.time()
 
         start_key = (host.name, task._uuid)
@@ -837,7 +844,7 @@ class CallbackModule(CallbackBase):
         templar = self._learn_secrets(host, task)
         action = getattr(task, '_resolved_action', None) or task.action
         short_action = (action or '').split('.')[-1]
-        tags = list(result.task_fields.get('tags') or getattr(task, 'tags', None) or ())
+        tags = list(fields.get('tags') or getattr(task, 'tags', None) or ())
         role = task._role.get_name(include_role_fqcn=False) if getattr(task, '_role', None) else None
         try:
             play_name = task.get_play().get_name()
@@ -900,7 +907,7 @@ class CallbackModule(CallbackBase):
         if short_action in ('set_fact', 'include_vars') or getattr(task, 'register', None) or 'ansible_facts' in data:
             self._forget_vars(host.name)
 
-    # -- events --------------------------------------------------------------------------------------------------------
+    # -- events -------------------------------------------------------------------------------------------------------
 
     def v2_playbook_on_start(self, playbook):
         self._playbooks.append(os.path.abspath(getattr(playbook, '_file_name', '') or ''))
@@ -914,7 +921,7 @@ class CallbackModule(CallbackBase):
         self._starts[(host.name, task._uuid)] = time.time()
 
     def v2_runner_on_ok(self, result):
-        self._record(result, 'changed' if result.result.get('changed') else 'ok')
+        self._record(result, 'changed' if _parts(result)[2].get('changed') else 'ok')
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._record(result, 'failed', ignored=ignore_errors)
@@ -926,10 +933,10 @@ class CallbackModule(CallbackBase):
         self._record(result, 'unreachable')
 
     def v2_runner_item_on_ok(self, result):
-        self._record(result, 'changed' if result.result.get('changed') else 'ok', item=True)
+        self._record(result, 'changed' if _parts(result)[2].get('changed') else 'ok', item=True)
 
     def v2_runner_item_on_failed(self, result):
-        self._record(result, 'failed', item=True, ignored=result.task_fields.get('ignore_errors') is True)
+        self._record(result, 'failed', item=True, ignored=_parts(result)[3].get('ignore_errors') is True)
 
     def v2_runner_item_on_skipped(self, result):
         self._record(result, 'skipped', item=True)

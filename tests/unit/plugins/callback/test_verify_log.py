@@ -20,7 +20,7 @@ def key_re():
     return vl.secret_key_regex()
 
 
-# ---- secret keys ------------------------------------------------------------------------------------------------------
+# ---- secret keys -----------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('key', [
     'secret_key', 'AWS_SECRET_ACCESS_KEY', 'aws_access_key_id', 'db-password', 'ansible_become_passwd', 'Authorization',
