@@ -442,14 +442,38 @@ class Summary:
             if mode in ('put', 'get'):
                 sides = self.objects.setdefault('s3://%s/%s' % (bucket, key), {'put': {}, 'get': {}})
                 sides[mode][record['host']] = result['md5']
+        elif action == 'minio_object_info':
+            self._add_manifest(result)
         if phase == 'smoke' and isinstance(result.get('stdout'), str):
             lines = [line for line in result['stdout'].splitlines() if line.strip()]
             entry['smoke'] = lines[-3:]
 
+    def _add_manifest(self, result):
+        """Remember the md5 a dataset manifest (`<key>.manifest.json`, read with return_content) states."""
+        obj = result.get('object') if isinstance(result.get('object'), dict) else {}
+        key, content = obj.get('key') or result.get('key'), result.get('content')
+        if not (result.get('bucket') and isinstance(key, str) and key.endswith('.manifest.json') and content):
+            return
+        try:
+            manifest = json.loads(content) if isinstance(content, str) else content
+        except ValueError:
+            return
+        if isinstance(manifest, dict) and isinstance(manifest.get('md5'), str):
+            uri = 's3://%s/%s' % (result['bucket'], key[:-len('.manifest.json')])
+            self.objects.setdefault(uri, {'put': {}, 'get': {}})['manifest'] = manifest['md5']
+
+    @staticmethod
+    def _inf_side(sides):
+        """The INF-side md5s of an object: those put in this run, else the one its manifest states."""
+        put = set(sides['put'].values())
+        if not put and sides.get('manifest'):
+            return {sides['manifest']}, 'manifest'
+        return put, 'INF'
+
     def dataset_lines(self, host=None):
         lines = []
         for uri, sides in sorted(self.objects.items()):
-            put = set(sides['put'].values())
+            put, source = self._inf_side(sides)
             gets = sides['get'] if host is None else {h: m for h, m in sides['get'].items() if h == host}
             if host is not None and not gets:
                 continue
@@ -460,16 +484,16 @@ class Summary:
                     verdict = 'MATCH'
                 else:
                     verdict = 'MISMATCH'
-                lines.append('%s md5 INF %s / GPU %s (%s): %s' % (
-                    uri, ','.join(sorted(put)) or '-', md5, get_host, verdict))
-            if host is None and not gets:
+                lines.append('%s md5 %s %s / GPU %s (%s): %s' % (
+                    uri, source, ','.join(sorted(put)) or '-', md5, get_host, verdict))
+            if host is None and not gets and sides['put']:
                 lines.append('%s md5 INF %s (put by %s), not fetched in this run' % (
                     uri, ','.join(sorted(put)), ','.join(sorted(sides['put']))))
         return lines
 
     def matches(self):
         """True when every fetched object's md5 equals the published one, None when nothing was compared."""
-        compared = [(set(s['put'].values()), m) for s in self.objects.values() for m in s['get'].values()]
+        compared = [(self._inf_side(s)[0], m) for s in self.objects.values() for m in s['get'].values()]
         compared = [(put, md5) for put, md5 in compared if put]
         if not compared:
             return None

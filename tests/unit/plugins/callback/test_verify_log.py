@@ -257,3 +257,13 @@ def test_summary_flags_a_mismatch_and_failures():
     assert short.splitlines()[0] == 'VERIFY LOG FAILED  run r'
     assert 'gpu2: preflight unreachable' in short
     assert 'dataset md5: MISMATCH' in short
+
+
+def test_summary_compares_a_fetch_with_the_manifest_when_nothing_was_put():
+    summary = vl.Summary()
+    manifest = json.dumps({'md5': 'c' * 32, 'size': 10})
+    summary.add(task_record('gpu1', 'fetch', 'ok', 'minio_object_info',
+                            {'bucket': 'b', 'object': {'key': 'k.pq.manifest.json'}, 'content': manifest}))
+    summary.add(task_record('gpu1', 'fetch', 'ok', 'minio_object', {'md5': 'c' * 32}), ('get', 'b', 'k.pq'))
+    assert summary.dataset_lines() == ['s3://b/k.pq md5 manifest %s / GPU %s (gpu1): MATCH' % ('c' * 32, 'c' * 32)]
+    assert summary.matches() is True
