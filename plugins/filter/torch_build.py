@@ -13,7 +13,7 @@ description:
   - Returns the pip requirement (with its local version label, for example C(torch==2.13.0+cu130)), the package
     index that serves that build and the label that C(torch.__version__) carries once the build is installed.
   - A host without a usable GPU (the input is empty or V(None)) gets the CPU build.
-  - The filter is pure: it reads nothing from the host and never contacts an index.
+  - The filter is pure; it reads nothing from the host and never contacts an index.
 positional: table, variant, torch_version, index_url_template
 options:
   _input:
