@@ -823,6 +823,9 @@ class CallbackModule(CallbackBase):
             collect_secret_values(variables, self._key_re, resolve, self._known)
         collect_secret_values(getattr(task, 'vars', None) or {}, self._key_re, resolve, self._known)
         collect_secret_values(getattr(task, 'args', None) or {}, self._key_re, resolve, self._known)
+        environment = getattr(task, 'environment', None)
+        for block in environment if isinstance(environment, list) else [environment]:
+            collect_secret_values(block if isinstance(block, dict) else {}, self._key_re, resolve, self._known)
         return templar
 
     def _forget_vars(self, host_name):

@@ -231,6 +231,9 @@ def test_passing_run_options_and_runner_artifacts(tmp_path):
     shown = tasks(records, 'Show a value under a custom secret key')[0]
     assert shown['result']['vl_custom_thing'] == '<redacted>'
     assert 'custom-secret-value' not in path.read_text()
+    printed = tasks(records, 'Print an environment secret as evidence')[0]
+    assert printed['evidence'] is True and printed['result']['stdout'] == '<redacted>'
+    assert 'environment-secret-value' not in path.read_text()
     assert 'VERIFY LOG PASSED' in proc.stdout
     assert check(path).returncode == 0
 
