@@ -24,7 +24,6 @@ from ansible.module_utils.basic import env_fallback
 
 try:
     import boto3
-    import botocore
     from botocore.config import Config
     from botocore import exceptions as botocore_exceptions
     from s3transfer.manager import TransferConfig, TransferManager
@@ -57,6 +56,11 @@ ENV_REGION = ['MT5CRS_S3_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION']
 ACCESS_DENIED_CODES = frozenset(['403', 'AccessDenied', 'SignatureDoesNotMatch', 'InvalidAccessKeyId',
                                  'InvalidToken', 'ExpiredToken', 'InvalidClientTokenId', 'AllAccessDisabled'])
 NOT_FOUND_CODES = frozenset(['404', 'NoSuchKey', 'NoSuchBucket', 'NotFound'])
+
+
+def new_md5(data=b''):
+    """An MD5 object for integrity checks (not security), usable on FIPS-enabled hosts too."""
+    return hashlib.md5(data, usedforsecurity=False)
 
 
 def connection_argument_spec():
@@ -234,7 +238,7 @@ def part_count(size, part_size):
 def multipart_etag(part_digests):
     """S3's multipart ETag from the raw MD5 digests of the parts, in part order."""
     joined = b''.join(part_digests)
-    return '%s-%d' % (hashlib.md5(joined).hexdigest(), len(part_digests))
+    return '%s-%d' % (new_md5(joined).hexdigest(), len(part_digests))
 
 
 def adjusted_part_size(chunksize, size):
@@ -252,8 +256,8 @@ def file_digests(path, part_size=None, chunk=READ_CHUNK):
 
     ``etag`` is None when part_size is None. Raises S3LocalFileError on read errors.
     """
-    whole = hashlib.md5()
-    part = hashlib.md5() if part_size else None
+    whole = new_md5()
+    part = new_md5() if part_size else None
     parts = []
     in_part = 0
     size = 0
@@ -271,7 +275,7 @@ def file_digests(path, part_size=None, chunk=READ_CHUNK):
                     in_part += len(data)
                     if in_part == part_size:
                         parts.append(part.digest())
-                        part = hashlib.md5()
+                        part = new_md5()
                         in_part = 0
     except (OSError, IOError) as exc:
         raise S3LocalFileError('Failed to read file: %s: %s' % (path, exc))
@@ -313,7 +317,7 @@ class HashingReader:
 
     def __init__(self, fileobj):
         self._fileobj = fileobj
-        self._md5 = hashlib.md5()
+        self._md5 = new_md5()
         self._hashed = 0
         self.complete = True
 
@@ -361,7 +365,7 @@ class HashingWriter:
 
     def __init__(self, fileobj):
         self._fileobj = fileobj
-        self._md5 = hashlib.md5()
+        self._md5 = new_md5()
         self.size = 0
 
     def write(self, data):
@@ -382,10 +386,10 @@ class HashingWriter:
 def body_md5(body):
     """Raw MD5 digest of a request body (bytes or a seekable file), position restored."""
     if body is None:
-        return hashlib.md5(b'').digest()
+        return new_md5(b'').digest()
     if isinstance(body, (bytes, bytearray)):
-        return hashlib.md5(body).digest()
-    digest = hashlib.md5()
+        return new_md5(body).digest()
+    digest = new_md5()
     start = body.tell()
     pause = getattr(body, 'signal_not_transferring', None)
     if pause:
@@ -544,7 +548,8 @@ def check_bucket(client, bucket, endpoint=None, secret=None):
     except Exception as exc:
         err = translate_error(exc, 'find bucket %s' % bucket, endpoint, secret)
         if isinstance(err, S3NotFoundError):
-            raise S3NotFoundError('Failed to find bucket: %s does not exist at %s' % (bucket, endpoint or 'the endpoint'))
+            raise S3NotFoundError('Failed to find bucket: %s does not exist at %s'
+                                  % (bucket, endpoint or 'the endpoint'))
         raise err
 
 
@@ -590,12 +595,6 @@ def expected_md5(head, md5_option=None):
         if digest and len(digest) == 32:
             return digest, 'etag'
     return None, None
-
-
-def version_string():
-    if not HAS_BOTO3:
-        return None
-    return 'boto3 %s, botocore %s' % (boto3.__version__, botocore.__version__)
 
 
 def safe_unlink(path):

@@ -560,7 +560,7 @@ class Runner:
                 for path in stale:
                     _s3.safe_unlink(path)
                 result['stale_temp_removed'] = stale
-                result['changed'] = self._apply_attributes(dest, changed, result)
+                result['changed'] = self._apply_attributes(dest, changed)
             return result
 
         for path in stale:
@@ -570,7 +570,7 @@ class Runner:
                              ('downloaded %d bytes from %s to %s' % (head['size'], self.url, dest)) if replaced else
                              ('%s already held the verified bytes of %s' % (dest, self.url)),
                              dest=dest, md5_source=source, diff=diff, stale_temp_removed=stale)
-        result['changed'] = self._apply_attributes(dest, replaced, result)
+        result['changed'] = self._apply_attributes(dest, replaced)
         return result
 
     def _download(self, dest, head, expected, source, local):
@@ -604,7 +604,7 @@ class Runner:
         finally:
             _s3.safe_unlink(tmp)
 
-    def _apply_attributes(self, dest, changed, result):
+    def _apply_attributes(self, dest, changed):
         # This module's 'mode' is the operation, so the permissions come from 'file_mode'.
         file_args = self.module.load_file_common_arguments(
             dict(mode=self.params.get('file_mode'), owner=self.params.get('owner'), group=self.params.get('group')),

@@ -246,7 +246,8 @@ def list_objects(client, bucket, prefix, max_keys, head_multipart):
     """Return (entries, truncated) for up to max_keys objects under prefix."""
     entries = []
     paginator = client.get_paginator('list_objects_v2')
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={'PageSize': min(1000, max_keys + 1)}):
+    pages = paginator.paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={'PageSize': min(1000, max_keys + 1)})
+    for page in pages:
         for item in page.get('Contents') or []:
             if len(entries) == max_keys:
                 return entries, True

@@ -153,7 +153,8 @@ def test_describe_head_reads_metadata():
                               'LastModified': datetime.datetime(2026, 1, 2, tzinfo=datetime.timezone.utc)})
     assert head['multipart'] and head['parts'] == 3 and head['part_size'] == 5 * MIB
     assert head['stored_md5'] == 'b' * 32 and head['last_modified'] == '2026-01-02T00:00:00+00:00'
-    broken = _s3.describe_head({'ContentLength': 1, 'ETag': '"x"', 'Metadata': {'md5': 'nope', 'mt5crs-part-size': 'x'}})
+    broken = _s3.describe_head({'ContentLength': 1, 'ETag': '"x"',
+                                'Metadata': {'md5': 'nope', 'mt5crs-part-size': 'x'}})
     assert broken['stored_md5'] is None and broken['part_size'] is None
 
 
