@@ -1,0 +1,102 @@
+# Copyright (c) 2026, mt5crs.gpu_orchestrator contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers for the testinfra checks that molecule's verify step runs (tests/molecule/<scenario>/).
+
+Molecule exports MOLECULE_INVENTORY_FILE and MOLECULE_EPHEMERAL_DIRECTORY to the verifier; the
+create step (molecule/resources/create.yml) keeps this run's verify logs, SSH files and S3 server
+state under the ephemeral directory.
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import testinfra.utils.ansible_runner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EPHEMERAL = os.environ.get('MOLECULE_EPHEMERAL_DIRECTORY', '')
+INVENTORY = os.environ.get('MOLECULE_INVENTORY_FILE', '')
+
+
+def hosts(group='all'):
+    """Inventory hosts of group, as testinfra host specs for `testinfra_hosts`."""
+    if not INVENTORY:
+        raise RuntimeError('MOLECULE_INVENTORY_FILE is not set: run these checks through `molecule verify`')
+    return testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts(group)
+
+
+def host_names(group='all'):
+    """Inventory host names of group (without the ansible:// prefix)."""
+    return [spec.split('://', 1)[-1] for spec in hosts(group)]
+
+
+def verify_logs():
+    """Every verify log of this run as (path, header, records, footer), oldest first."""
+    logs = []
+    for path in sorted(glob.glob(os.path.join(EPHEMERAL, 'verify', '*.jsonl'))):
+        with open(path) as stream:
+            lines = [json.loads(line) for line in stream if line.strip()]
+        header = lines[0] if lines and lines[0].get('type') == 'header' else {}
+        footer = lines[-1] if lines and lines[-1].get('type') == 'footer' else {}
+        records = [line for line in lines if line.get('type') == 'task']
+        logs.append((path, header, records, footer))
+    return logs
+
+
+def converge_logs(check_mode=None):
+    """Verify logs of the converge playbook (the check-mode pass, converge and idempotence runs)."""
+    logs = [log for log in verify_logs() if any(p.endswith('/converge.yml') for p in log[1].get('playbooks', []))]
+    if check_mode is not None:
+        logs = [log for log in logs if bool(log[1].get('check_mode')) == check_mode]
+    return logs
+
+
+def check_chain(path):
+    """Run the offline chain checker on one log; return (exit status, output)."""
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'verify_log_check.py'), path],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return proc.returncode, proc.stdout
+
+
+def s3_credentials():
+    """This run's S3 server credentials (written 0600 by tools/local_s3.py during create)."""
+    with open(os.path.join(EPHEMERAL, 's3', 'credentials.json')) as stream:
+        return json.load(stream)
+
+
+def s3_client():
+    import boto3
+    from botocore.config import Config
+    creds = s3_credentials()
+    return boto3.client('s3', endpoint_url=creds['endpoint_url'], region_name=creds['region'],
+                        aws_access_key_id=creds['access_key'], aws_secret_access_key=creds['secret_key'],
+                        config=Config(s3={'addressing_style': 'path'}))
+
+
+def read_manifest(bucket, key):
+    """The dataset manifest object `<key>.manifest.json` as a dict."""
+    body = s3_client().get_object(Bucket=bucket, Key=key + '.manifest.json')['Body'].read()
+    return json.loads(body)
+
+
+def inventory_vars(name):
+    """Variables of one inventory host as ansible-inventory sees them (not templated)."""
+    return testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_variables(name)
+
+
+def assert_logged_every_host(group_hosts, phases):
+    """Each converge run (check, converge, idempotence) passed and has records of every host in every phase."""
+    runs = converge_logs()
+    assert len(runs) >= 3, 'expected check-mode, converge and idempotence logs, found %d: %s' % (
+        len(runs), [r[0] for r in runs])
+    assert any(header.get('check_mode') for _, header, _, _ in runs), 'no check-mode run in the verify logs'
+    for path, header, records, footer in runs:
+        assert footer.get('verdict') == 'passed', '%s: verdict %r, expected passed' % (path, footer.get('verdict'))
+        status, output = check_chain(path)
+        assert status == 0, '%s: hash chain check failed: %s' % (path, output)
+        for phase in phases:
+            logged = {record['host'] for record in records if record.get('phase') == phase}
+            missing = sorted(set(group_hosts[phase]) - logged)
+            assert not missing, '%s: no %s records for hosts %s' % (path, phase, missing)
