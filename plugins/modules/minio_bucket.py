@@ -15,8 +15,9 @@ description:
   - Makes sure a bucket exists (V(present)) or does not exist (V(absent)).
   - Removing a bucket that still holds objects is refused unless O(force=true).
 author:
-  - mt5crs research platform team
+  - mt5crs research platform team (@mt5crs)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - mt5crs.gpu_orchestrator.s3
 attributes:
   check_mode:
@@ -25,6 +26,8 @@ attributes:
     support: full
     details:
       - The diff shows whether the bucket exists before and after.
+  platform:
+    platforms: posix
 options:
   name:
     description:
@@ -157,8 +160,9 @@ def main():
         elif exists:
             keys = object_keys(client, name)
             if keys and not params['force']:
-                module.fail_json(msg='Failed to remove bucket %s: it holds %d objects (first %r); set force to '
-                                     'delete them' % (name, len(keys), keys[0]), **dict(result, changed=False))
+                result['changed'] = False
+                raise _s3.S3Error('Failed to remove bucket %s: it holds %d objects (first %r); set force to delete '
+                                  'them' % (name, len(keys), keys[0]))
             result.update(objects_deleted=len(keys), msg='removed bucket %s' % name)
             if not module.check_mode:
                 delete_keys(client, name, keys)

@@ -24,8 +24,9 @@ description:
   - Transfers use boto3's transfer manager (s3transfer) for multipart uploads, parallel ranged downloads and
     retries.
 author:
-  - mt5crs research platform team
+  - mt5crs research platform team (@mt5crs)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - mt5crs.gpu_orchestrator.s3
   - mt5crs.gpu_orchestrator.s3.transfer
 attributes:
@@ -38,6 +39,8 @@ attributes:
     details:
       - The diff shows the MD5 and size of the target before and after (the remote object for put and delete,
         the local file for get).
+  platform:
+    platforms: posix
 options:
   mode:
     description:
@@ -240,7 +243,7 @@ seconds:
   type: float
   sample: 1.84
 mib_per_s:
-  description: O(bytes_transferred) in MiB divided by RV(seconds); 0 when nothing was transferred.
+  description: RV(bytes_transferred) in MiB divided by RV(seconds); 0 when nothing was transferred.
   returned: always
   type: float
   sample: 54.3
@@ -560,6 +563,8 @@ class Runner:
                 for path in stale:
                     _s3.safe_unlink(path)
                 result['stale_temp_removed'] = stale
+            if os.path.isfile(dest):
+                # set_fs_attributes_if_different only predicts in check mode.
                 result['changed'] = self._apply_attributes(dest, changed)
             return result
 

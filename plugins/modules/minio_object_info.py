@@ -17,14 +17,17 @@ description:
   - Without O(key), lists the objects under O(prefix) (paged through ListObjectsV2) with size and MD5.
   - Read-only; it never changes the bucket.
 author:
-  - mt5crs research platform team
+  - mt5crs research platform team (@mt5crs)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - mt5crs.gpu_orchestrator.s3
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 options:
   bucket:
     description:
@@ -260,7 +263,7 @@ def main():
         bucket=dict(type='str', required=True),
         key=dict(type='str', aliases=['object'], no_log=False),
         prefix=dict(type='str', default=''),
-        max_keys=dict(type='int', default=1000),
+        max_keys=dict(type='int', default=1000, no_log=False),
         head_multipart=dict(type='bool', default=True),
         return_content=dict(type='bool', default=False),
         max_content_bytes=dict(type='int', default=1024 * 1024),
