@@ -23,6 +23,7 @@ CACHE=${MT5CRS_WHEELHOUSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mt5crs/wheelhou
 req_hash=$(sha256sum "$REQUIREMENTS" | cut -c1-12)
 dest=$CACHE/cp311-$req_hash
 if [[ -f $dest/.complete ]]; then
+    chmod -R a+rX "$dest"
     echo "make-wheelhouse: $dest is complete ($(find "$dest" -name '*.whl' | wc -l) wheels)" >&2
     echo "$dest"
     exit 0
@@ -42,6 +43,8 @@ echo "make-wheelhouse: downloading $(grep -cv '^\s*\(#\|$\)' "$REQUIREMENTS") re
 
 cp "$REQUIREMENTS" "$partial/requirements.txt"
 touch "$partial/.complete"
+# The hosts mount it read-only and install as the venv owner, who is not root.
+chmod -R a+rX "$partial"
 rm -rf "$dest"
 mv "$partial" "$dest"
 trap - EXIT

@@ -10,6 +10,7 @@ state under the ephemeral directory.
 import glob
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -100,3 +101,36 @@ def assert_logged_every_host(group_hosts, phases):
             logged = {record['host'] for record in records if record.get('phase') == phase}
             missing = sorted(set(group_hosts[phase]) - logged)
             assert not missing, '%s: no %s records for hosts %s' % (path, phase, missing)
+
+
+def host_var(host, name):
+    """One inventory variable of a testinfra host (literal values only: nothing is templated)."""
+    return inventory_vars(host.backend.host)[name]
+
+
+SECRET_SEARCH_PATHS = ('/etc', '/opt', '/srv', '/home', '/root', '/tmp')
+
+
+def ssh(name, command, stdin_text=''):
+    """Run command on inventory host name over SSH as Ansible would (same key, known_hosts and checking),
+    feeding stdin_text on standard input; return the CompletedProcess."""
+    hostvars = inventory_vars(name)
+    cmd = ['ssh', '-i', hostvars['ansible_ssh_private_key_file'], '-l', hostvars.get('ansible_user', 'root')]
+    cmd += shlex.split(hostvars.get('ansible_ssh_common_args', ''))
+    cmd += [hostvars.get('ansible_host', name), command]
+    return subprocess.run(cmd, input=stdin_text, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=300)
+
+
+def assert_secret_absent(host, secret):
+    """No regular file under the usual places on host contains secret.
+
+    The secret travels on grep's standard input (`-f -`), never on a command line.
+    """
+    assert len(secret) >= 8, 'refusing to search for a secret this short: %d characters' % len(secret)
+    paths = [path for path in SECRET_SEARCH_PATHS if host.file(path).exists]
+    proc = ssh(host.backend.host, 'grep -rlF --devices=skip -f - -- ' + ' '.join(shlex.quote(p) for p in paths),
+               secret + '\n')
+    # grep: 0 a match, 1 no match, 2 an error (then the search is not trustworthy)
+    assert proc.returncode == 1, 'the S3 secret was found in files on %s: %s (grep rc %d, %s)' % (
+        host.backend.host, proc.stdout.split(), proc.returncode, proc.stderr.strip())
