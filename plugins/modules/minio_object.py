@@ -127,6 +127,21 @@ options:
     description:
       - Name or ID of the group of O(dest) after a get.
     type: str
+  multipart_md5:
+    description:
+      - How the whole-file MD5 of a multipart upload gets into the object's metadata, which S3 takes when the
+        upload starts, before any part was read.
+      - V(prehash) reads the file once before the upload to put the MD5 into CreateMultipartUpload, so the object
+        appears complete with its MD5 at once. The upload pass still hashes every byte it sends; if that digest
+        differs (the file changed in between), the metadata is corrected by a server-side copy as with V(copy).
+      - V(copy) reads the file only once, during the upload, and then stores the MD5 by copying the object onto
+        itself with new metadata. MinIO does such a copy as a metadata update; AWS S3 and moto rewrite the bytes
+        server-side, which costs more than reading the file twice. Until the copy is done the object has no MD5.
+      - Single-part uploads need neither, since their MD5 goes into the same PutObject request.
+      - Not used when the object existed and was compared first, since the MD5 is known then.
+    type: str
+    default: prehash
+    choices: [prehash, copy]
   max_bandwidth_mib:
     description:
       - Upper limit for the transfer rate in MiB per second; unlimited when omitted.
@@ -135,11 +150,9 @@ notes:
   - Stale temporary files named C(.<dest name>.mt5crs-part-*) beside O(dest) are removed by every get that is not
     in check mode; two concurrent gets to the same O(dest) are therefore not supported.
   - For a multipart upload the whole-file MD5 is known only after the last part was read, while S3 takes user
-    metadata when the upload starts. The module then stores the MD5 with a server-side copy of the object onto
-    itself (guarded by C(CopySourceIfMatch) on the uploaded ETag); for a short moment the object exists without
-    its MD5, and a reader without an O(md5) option refuses it during that moment. When the object existed and
-    its MD5 was compared beforehand, the MD5 goes into the upload itself and no copy is needed.
-  - The server-side copy is a single CopyObject up to 5 GiB and s3transfer's multipart copy above that.
+    metadata when the upload starts; see O(multipart_md5) for the two ways this module resolves it. The
+    server-side copy is guarded by C(CopySourceIfMatch) on the ETag of the parts sent, and is a single CopyObject
+    up to 5 GiB and s3transfer's multipart copy above that.
   - The MD5 of a single-part upload is an ETag only for unencrypted objects; with SSE-KMS or SSE-C only the stored
     metadata MD5 or the O(md5) option can be trusted.
   - Versioned buckets are handled as unversioned ones; the newest version is read, written or deleted.
@@ -455,6 +468,8 @@ class Runner:
         extra = {'Metadata': dict(metadata)}
         if multipart:
             extra['Metadata'][_s3.PART_SIZE_METADATA_KEY] = str(part_size)
+            if not known_md5 and self.params['multipart_md5'] == 'prehash':
+                known_md5 = (_s3.new_md5(payload).hexdigest() if src is None else _s3.file_digests(src)['md5'])
             if known_md5:
                 extra['Metadata'][_s3.MD5_METADATA_KEY] = known_md5
         if self.params.get('content_type'):
@@ -649,6 +664,7 @@ def argument_spec():
         metadata=dict(type='dict'),
         content_type=dict(type='str'),
         max_bandwidth_mib=dict(type='float'),
+        multipart_md5=dict(type='str', default='prehash', choices=['prehash', 'copy']),
         file_mode=dict(type='raw'),
         owner=dict(type='str'),
         group=dict(type='str'),

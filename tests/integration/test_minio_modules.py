@@ -99,9 +99,15 @@ def test_multipart_put_get_idempotent_and_changed(tmp_path, s3_server, s3_client
     put = step('minio_object', mode='put', bucket=bucket, key='data/big.bin', src=str(src), **conn)
     get = step('minio_object', mode='get', bucket=bucket, key='data/big.bin', dest=str(dest), file_mode='0640', **conn)
     info = step('minio_object_info', bucket=bucket, key='data/big.bin', **connection(creds))
-    first = run_steps(tmp_path, [put, put, get, get, info], secret=creds['secret_key'])
-    put1, put2, get1, get2, info1 = first
+    copy_put = step('minio_object', mode='put', bucket=bucket, key='data/copy.bin', src=str(src),
+                    multipart_md5='copy', **conn)
+    copy_info = step('minio_object_info', bucket=bucket, key='data/copy.bin', **connection(creds))
+    first = run_steps(tmp_path, [put, put, get, get, info, copy_put, copy_info], secret=creds['secret_key'])
+    put1, put2, get1, get2, info1, put_copied, info_copied = first
     assert put1['changed'] and put1['bytes_transferred'] == src.stat().st_size and put1['md5'] == md5_of(src)
+    assert put1['multipart'] and put1['parts'] == 3 and put1['part_size'] == 5 * MIB
+    assert put_copied['changed'] and put_copied['md5'] == md5_of(src)
+    assert info_copied['object']['stored_md5'] == md5_of(src) and info_copied['object']['metadata']['mt5crs-part-size']
     assert not put2['changed'] and put2['bytes_transferred'] == 0
     assert get1['changed'] and get1['bytes_transferred'] == src.stat().st_size and md5_of(dest) == md5_of(src)
     assert oct(dest.stat().st_mode & 0o777) == '0o640'
