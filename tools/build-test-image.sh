@@ -17,8 +17,9 @@ SUITE=bookworm
 ENTRYPOINT=$ROOT/tests/podman/start-host.sh
 
 # python3/python3-venv: Ansible and the GPU venv; openssh-server: Ansible connects over SSH;
-# sudo/acl: become to the venv owner; iproute2/procps: facts and operator checks.
-PACKAGES=python3,python3-venv,openssh-server,sudo,acl,ca-certificates,iproute2,procps
+# sudo/acl: become to the venv owner; iproute2/procps: facts and operator checks;
+# python3-setuptools: ansible.builtin.pip imports it on the host (dataset_publish builds its venv with it).
+PACKAGES=python3,python3-venv,python3-setuptools,openssh-server,sudo,acl,ca-certificates,iproute2,procps
 
 recipe_hash=$( { cat "${BASH_SOURCE[0]}" "$ENTRYPOINT"; echo "$SUITE $PACKAGES"; } | sha256sum | cut -c1-12)
 IMAGE=localhost/mt5crs-debian12:$recipe_hash
