@@ -29,6 +29,22 @@ def load_yaml(path):
         return yaml.safe_load(handle)
 
 
+def copy_project(dest):
+    """Copy what a clone of the checkout holds (tracked files plus new, not ignored ones) to dest."""
+    listed = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'], cwd=ROOT,
+                            stdout=subprocess.PIPE, check=True).stdout.decode().split('\0')
+    for rel in filter(None, listed):
+        src = os.path.join(ROOT, rel)
+        if not os.path.lexists(src):
+            continue
+        target = os.path.join(str(dest), rel)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), target)
+        else:
+            shutil.copy2(src, target)
+
+
 def galaxy_version():
     return load_yaml(os.path.join(ROOT, 'galaxy.yml'))['version']
 
@@ -38,8 +54,11 @@ def context(tmp_path_factory):
     """A build context made by ansible-builder from a copy of the EE file beside a fresh tarball."""
     work = tmp_path_factory.mktemp('ee')
     shutil.copy(os.path.join(ROOT, 'execution-environment.yml'), str(work))
-    subprocess.run([venv_bin('ansible-galaxy'), 'collection', 'build', '--output-path', str(work / 'build'), ROOT],
-                   cwd=ROOT, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Build from a snapshot: files others edit meanwhile would otherwise break the tarball's checksums.
+    snapshot = work / 'source'
+    copy_project(snapshot)
+    subprocess.run([venv_bin('ansible-galaxy'), 'collection', 'build', '--output-path', str(work / 'build'),
+                    str(snapshot)], cwd=str(snapshot), check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     proc = subprocess.run([venv_bin('ansible-builder'), 'create', '-f', 'execution-environment.yml',
                            '-c', 'context', '--output-filename', 'Containerfile'],
                           cwd=str(work), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
