@@ -6,6 +6,7 @@ No image is built: the build context is checked instead, and its galaxy stage is
 (the collection tarball installs from the context with ansible-galaxy, as the Containerfile does).
 """
 
+import fnmatch
 import glob
 import importlib.metadata
 import os
@@ -141,3 +142,25 @@ def test_every_collection_the_job_calls_is_a_project_requirement_and_in_the_ee()
     in_ee = {entry['name'] for entry in ee['dependencies']['galaxy']['collections']}
     assert required <= in_ee, required - in_ee
     assert 'collections/mt5crs-gpu_orchestrator-%s.tar.gz' % galaxy_version() in in_ee
+
+
+def test_collection_tarball_leaves_out_what_git_ignores():
+    """`make build` packs the checkout itself for the EE: nothing git ignores may go into the image.
+
+    Every path git ignores here (caches, logs, a real vault file) must match galaxy.yml's build_ignore,
+    the way ansible-galaxy matches it (fnmatch on the path relative to the collection root).
+    """
+    patterns = ['.git', '*.pyc', '*.retry', 'tests/output', 'mt5crs-gpu_orchestrator-*.tar.gz']
+    patterns += load_yaml(os.path.join(ROOT, 'galaxy.yml')).get('build_ignore', [])
+    ignored = subprocess.run(['git', 'ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'],
+                             cwd=ROOT, stdout=subprocess.PIPE, check=True).stdout.decode().split('\0')
+    packed = []
+    for path in filter(None, ignored):
+        path = path.rstrip('/')
+        parts = path.split('/')
+        if '__pycache__' in parts:
+            continue  # ansible-galaxy always skips these directories
+        prefixes = ['/'.join(parts[:end]) for end in range(1, len(parts) + 1)]
+        if not any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes for pattern in patterns):
+            packed.append(path)
+    assert not packed, 'git ignores these, but galaxy.yml build_ignore does not: %s' % packed
