@@ -420,6 +420,9 @@ class Summary:
         entry = self._host(record['host'])
         phase = record.get('phase') or 'other'
         status = record['status']
+        if (record.get('action') or '').split('.')[-1] == 'validate_argument_spec' and status == 'ok':
+            # Roles validate their arguments whatever the tags; that alone does not mean the phase ran.
+            return
         if status == 'failed' and record.get('ignored'):
             status = 'ok'
         entry['phases'][phase] = combine_status(entry['phases'].get(phase), status)
