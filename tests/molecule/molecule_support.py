@@ -134,3 +134,53 @@ def assert_secret_absent(host, secret):
     # grep: 0 a match, 1 no match, 2 an error (then the search is not trustworthy)
     assert proc.returncode == 1, 'the S3 secret was found in files on %s: %s (grep rc %d, %s)' % (
         host.backend.host, proc.stdout.split(), proc.returncode, proc.stderr.strip())
+
+
+def check_venv_owner(host):
+    """The venv exists and everything in it (links included) belongs to the configured owner."""
+    owner = host_var(host, 'mt5crs_venv_owner')
+    venv = host_var(host, 'mt5crs_venv_path')
+    assert host.file(venv + '/pyvenv.cfg').is_file, 'no venv at %s' % venv
+    assert host.file(venv).user == owner
+    others = host.check_output('find %s ! -user %s -printf "%%u %%p\\n"', venv, owner)
+    assert others == '', 'files in %s not owned by %s:\n%s' % (venv, owner, others[:2000])
+
+
+def check_torch_imports(host, expected_version):
+    """torch imports in the venv, run as the venv's owner, and is the expected build."""
+    owner = host_var(host, 'mt5crs_venv_owner')
+    venv = host_var(host, 'mt5crs_venv_path')
+    cmd = host.run("runuser -u %s -- %s/bin/python -c 'import torch; print(torch.__version__, "
+                   "torch.cuda.is_available())'", owner, venv)
+    assert cmd.rc == 0, cmd.stderr
+    version, cuda = cmd.stdout.split()
+    assert version == expected_version, 'torch %s, expected %s' % (version, expected_version)
+    assert cuda == 'False', 'torch.cuda.is_available() is %s in a container without a GPU' % cuda
+
+
+def dataset_path(host):
+    return '%s/%s' % (host_var(host, 'mt5crs_data_dir'), os.path.basename(host_var(host, 'mt5crs_dataset_key')))
+
+
+def check_dataset(host):
+    """The dataset is there with mode 0640 and its MD5 and size are the manifest's."""
+    path = dataset_path(host)
+    dataset = host.file(path)
+    assert dataset.is_file, '%s missing' % path
+    assert dataset.mode == 0o640, '%s has mode %o, expected 0640' % (path, dataset.mode)
+    manifest = read_manifest(host_var(host, 'mt5crs_dataset_bucket'), host_var(host, 'mt5crs_dataset_key'))
+    on_host = host.check_output('md5sum %s', path).split()[0]
+    assert on_host == manifest['md5'], 'MD5 of %s on %s is %s, the manifest says %s' % (
+        path, host.backend.host, on_host, manifest['md5'])
+    assert dataset.size == manifest['size']
+
+
+def check_env_file(host, secret):
+    """The environment file names the venv and holds no secret."""
+    venv = host_var(host, 'mt5crs_venv_path')
+    env_file = host.file(os.path.dirname(venv) + '/mt5crs.env')
+    assert env_file.is_file
+    content = env_file.content_string
+    assert 'MT5CRS_VENV=' in content and venv in content
+    assert secret not in content, 'the S3 secret is in %s' % env_file.path
+    assert 'SECRET_KEY' not in content.upper()
