@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Entry point of the test host image: fresh SSH host keys for every new container, the per-run
 # public key from $MT5CRS_AUTHORIZED_KEY as root's only authorized key, then sshd in the foreground.
 set -eu

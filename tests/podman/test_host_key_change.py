@@ -25,7 +25,7 @@ CONTAINER = 'mt5crs-hostkey-gpu1'
 
 def run(cmd, check=True, **kwargs):
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-                          **kwargs)
+                          check=False, **kwargs)
     if check and proc.returncode != 0:
         raise AssertionError('%s failed (rc=%d): %s %s' % (cmd, proc.returncode, proc.stdout, proc.stderr))
     return proc

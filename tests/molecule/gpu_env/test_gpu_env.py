@@ -58,7 +58,7 @@ def test_verify_log_has_every_host():
 
 
 def test_verify_log_records_the_torch_build():
-    _, _, records, _ = ms.converge_logs(check_mode=False)[-1]
+    records = ms.converge_logs(check_mode=False)[-1][2]
     for name in ms.host_names('gpu'):
         probes = [r for r in records if r['host'] == name and r['action'].endswith('gpu_probe')
                   and 'torch' in r['result']]
