@@ -12,13 +12,16 @@ echo "== Building the demo dataset from the EURUSD hourly bars of the backtestin
 
 echo "== Running site.yml on the embedded default (inventories/local)"
 start=$(date +%s)
-"$VENV/bin/ansible-playbook" site.yml -i inventories/local "$@"
-echo "== Main job finished in $(( $(date +%s) - start )) s"
+status=0
+"$VENV/bin/ansible-playbook" site.yml -i inventories/local "$@" || status=$?
+echo "== Main job finished in $(( $(date +%s) - start )) s with exit status $status"
 
 log_dir=${MT5CRS_VERIFY_LOG_DIR:-logs/verify}
+# The newest summary is this run's: the callback writes one per run, even a failed one.
 summary=$(ls -t "$log_dir"/*.summary.txt 2>/dev/null | head -n 1 || true)
 if [ -n "$summary" ]; then
     echo "== Verify log summary: $summary"
     cat "$summary"
 fi
 echo "== The S3 server keeps running for the next run; stop it with: make demo-stop"
+exit "$status"

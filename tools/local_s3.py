@@ -53,6 +53,13 @@ def free_port(host='127.0.0.1'):
         return sock.getsockname()[1]
 
 
+def port_in_use(host, port):
+    """True when something already accepts TCP connections on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
 def _moto_server_command():
     exe = os.path.join(os.path.dirname(sys.executable), 'moto_server')
     if os.path.exists(exe):
@@ -119,6 +126,9 @@ class MotoServer(object):
         self.credentials = None
 
     def start(self, detach=False):
+        if port_in_use(self.host, self.port):
+            raise LocalS3Error('Port %d on %s is already in use by another program: stop it, or choose a free port '
+                               '(MT5CRS_LOCAL_S3_PORT=<port>, or --port)' % (self.port, self.host))
         env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT='3')
         for name in ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'):
             env.pop(name, None)
@@ -131,7 +141,14 @@ class MotoServer(object):
             if self.log_path:
                 log.close()
         _wait_until_up(self.endpoint_url, self.proc)
-        self.credentials = _make_credentials(self.endpoint_url)
+        if self.proc.poll() is not None:
+            raise LocalS3Error('moto_server exited with status %s right after it started on %s (see %s)'
+                               % (self.proc.returncode, self.endpoint_url, self.log_path or 'its output'))
+        try:
+            self.credentials = _make_credentials(self.endpoint_url)
+        except Exception as exc:
+            self.stop()
+            raise LocalS3Error('Failed to create credentials on the new server at %s: %s' % (self.endpoint_url, exc))
         return self.credentials
 
     def stop(self):

@@ -447,6 +447,8 @@ class Summary:
                 sides[mode][record['host']] = result['md5']
         elif action == 'minio_object_info':
             self._add_manifest(result)
+        elif action == 'parquet_info' and 'rows' in result:
+            entry.setdefault('parquet', {})[phase] = result
         if phase == 'smoke' and isinstance(result.get('stdout'), str):
             lines = [line for line in result['stdout'].splitlines() if line.strip()]
             entry['smoke'] = lines[-3:]
@@ -516,6 +518,14 @@ class Summary:
             gpu.get('cuda_driver_version') or '-', gpu.get('state') or '-')
 
     @staticmethod
+    def parquet_line(info):
+        if not info:
+            return None
+        return 'parquet %s: %s rows, %d columns, schema %s, checks passed' % (
+            info.get('path', '-'), info.get('rows'), len(info.get('columns') or []),
+            str(info.get('schema_fingerprint') or '-')[:16])
+
+    @staticmethod
     def torch_line(torch):
         if not torch:
             return None
@@ -538,6 +548,7 @@ class Summary:
                     lines.append('%s md5 %s' % (uri, sides['put'][host]))
             if phase == 'fetch':
                 lines.extend(self.dataset_lines(host))
+            lines.append(self.parquet_line((entry.get('parquet') or {}).get(phase)))
         elif phase == 'smoke':
             lines.extend('> %s' % line for line in entry['smoke'])
         return [line for line in lines if line]
@@ -558,11 +569,13 @@ class Summary:
                 header['controller']['user'], header['controller']['host'], header['ansible_core'],
                 header['collection']['name'], header['collection']['version']),
             'Log          %s' % log_path,
-            'Chain head   %s  (check: python3 tools/verify_log_check.py %s)' % (anchor, os.path.basename(log_path)),
+            'Chain head   %s  (check: python3 tools/verify_log_check.py %s)' % (anchor, log_path),
         ]
         matched = self.matches()
         if matched is not None:
-            out.append('Dataset md5  %s' % ('INF and GPU sides MATCH' if matched else 'MISMATCH between INF and GPU'))
+            sources = {self._inf_side(sides)[1] for sides in self.objects.values() if sides['get']}
+            left = 'INF and GPU sides' if sources == {'INF'} else 'GPU side and the published manifest'
+            out.append('Dataset md5  %s' % ('%s MATCH' % left if matched else 'MISMATCH between the %s' % left))
 
         stats = footer.get('stats') or {}
         for host in sorted(set(self.hosts) | set(stats)):
