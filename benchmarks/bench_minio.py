@@ -4,7 +4,8 @@
 """Time minio_object against boto3 and amazon.aws.s3_object on one local moto server, in one run.
 
 For each size (MiB) it times, --repeat times each, medians printed:
-  boto3 upload_file + separate MD5 pass, boto3 download_file + separate MD5 pass,
+  boto3 upload_file + separate MD5 pass (boto3's defaults, and again with the module's default
+  request_checksum_calculation=when_required), boto3 download_file + separate MD5 pass,
   minio_object put and get via ansible-playbook (wall time and the module's own `seconds`),
   amazon.aws.s3_object put and get via ansible-playbook,
   unchanged re-put and re-get with both modules, the local MD5 time,
@@ -68,6 +69,12 @@ class Bench:
         from boto3.s3.transfer import TransferConfig
         self.s3 = boto3.client('s3', endpoint_url=creds['endpoint_url'], region_name=creds['region'],
                                aws_access_key_id=creds['access_key'], aws_secret_access_key=creds['secret_key'])
+        # The same client with the module's default checksum setting (no CRC32 trailers), for comparison.
+        from botocore.config import Config
+        self.s3_required = boto3.client('s3', endpoint_url=creds['endpoint_url'], region_name=creds['region'],
+                                        aws_access_key_id=creds['access_key'],
+                                        aws_secret_access_key=creds['secret_key'],
+                                        config=Config(request_checksum_calculation='when_required'))
         self.transfer = TransferConfig()
         self.runs = 0
 
@@ -142,6 +149,8 @@ def run_size(bench, size_mib, repeat):
         key = 'boto3-%d' % size_mib
         add('boto3 upload_file + md5', timed(lambda: (bench.s3.upload_file(src, BUCKET, key, Config=bench.transfer),
                                                       md5_file(src))))
+        add('boto3 upload_file (when_required) + md5',
+            timed(lambda: (bench.s3_required.upload_file(src, BUCKET, key, Config=bench.transfer), md5_file(src))))
         if os.path.exists(dest):
             os.unlink(dest)
         add('boto3 download_file + md5', timed(lambda: (bench.s3.download_file(BUCKET, key, dest,
@@ -203,6 +212,8 @@ def report(size_mib, med, noop):
     print('    put  playbook / (boto3 upload + md5)        %.2fx   module seconds: %.2fx'
           % (ratio('module put (playbook)', 'boto3 upload_file + md5'),
              ratio('module put (module seconds)', 'boto3 upload_file + md5')))
+    print('    put  module seconds / (boto3 upload with when_required + md5)     %.2fx'
+          % ratio('module put (module seconds)', 'boto3 upload_file (when_required) + md5'))
     print('    get  playbook / (boto3 download + md5)      %.2fx   module seconds: %.2fx'
           % (ratio('module get (playbook)', 'boto3 download_file + md5'),
              ratio('module get (module seconds)', 'boto3 download_file + md5')))
