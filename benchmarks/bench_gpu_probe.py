@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, mt5crs.gpu_orchestrator contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Print gpu_probe's wall time per probe on the recorded fixtures (figures only, never pass/fail).
@@ -96,8 +95,8 @@ def main():
             times = [elapsed for elapsed, state in runs]
             medians.append(statistics.median(times))
             parse_ms = median_time(parse_only(scenario, table), options.repeat) * 1000.0
-            print('%-20s %-18s %9.3f %9.3f %9.3f %10.2f' % (scenario, runs[0][1], min(times), medians[-1], max(times),
-                                                           parse_ms))
+            row = (scenario, runs[0][1], min(times), medians[-1], max(times), parse_ms)
+            print('%-20s %-18s %9.3f %9.3f %9.3f %10.2f' % row)
         print('median of medians: %.3f s per host (target: under 0.5 s per host)' % statistics.median(medians))
         print('load average at the end: %.2f %.2f %.2f on %d CPUs' % (os.getloadavg() + (os.cpu_count(),)))
     finally:

@@ -18,7 +18,12 @@ echo "== Main job finished in $(( $(date +%s) - start )) s with exit status $sta
 
 log_dir=${MT5CRS_VERIFY_LOG_DIR:-logs/verify}
 # The newest summary is this run's: the callback writes one per run, even a failed one.
-summary=$(ls -t "$log_dir"/*.summary.txt 2>/dev/null | head -n 1 || true)
+summary=
+for candidate in "$log_dir"/*.summary.txt; do
+    if [ -f "$candidate" ] && { [ -z "$summary" ] || [ "$candidate" -nt "$summary" ]; }; then
+        summary=$candidate
+    fi
+done
 if [ -n "$summary" ]; then
     echo "== Verify log summary: $summary"
     cat "$summary"

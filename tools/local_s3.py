@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, mt5crs.gpu_orchestrator contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run an S3-compatible server on loopback for the embedded default and for the tests.
@@ -13,10 +12,10 @@ the state directory; they are made anew whenever a new server process starts, be
 old server's IAM users went with it.
 
 Usage:
-    tools/local_s3.py start  [--state-dir DIR] [--host 127.0.0.1] [--port 9000]
-    tools/local_s3.py status [--state-dir DIR]
-    tools/local_s3.py stop   [--state-dir DIR]
-    tools/local_s3.py env    [--state-dir DIR]   # endpoint only; never the secret
+    .venv/bin/python tools/local_s3.py start  [--state-dir DIR] [--host 127.0.0.1] [--port 9000]
+    .venv/bin/python tools/local_s3.py status [--state-dir DIR]
+    .venv/bin/python tools/local_s3.py stop   [--state-dir DIR]
+    .venv/bin/python tools/local_s3.py env    [--state-dir DIR]   # endpoint only; never the secret
 """
 
 import argparse
@@ -222,7 +221,7 @@ def stop(state_dir):
     stopped = False
     if _alive(pid):
         os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
+        for dummy in range(100):
             if not _alive(pid):
                 break
             time.sleep(0.1)

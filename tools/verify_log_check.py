@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, mt5crs.gpu_orchestrator contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check a verify_log evidence log offline and name the first line that breaks its hash chain.
 
-Usage: verify_log_check.py [--head SHA256] [--quiet] LOG.jsonl
+Usage: python3 tools/verify_log_check.py [--head SHA256] [--quiet] LOG.jsonl
 
 Exit status: 0 the chain is intact and complete; 1 a line breaks the chain (changed, removed, reordered or inserted
 line, or a footer that disagrees); 2 the file cannot be read or the arguments are wrong; 3 the chain is intact but

@@ -24,7 +24,7 @@ description:
     interrupted run still leaves a log that can be checked.
 version_added: 0.1.0
 author:
-  - mt5crs.gpu_orchestrator contributors
+  - mt5crs.gpu_orchestrator contributors (@mt5crs)
 requirements:
   - Enable it in C(callbacks_enabled) of C(ansible.cfg), or with the E(ANSIBLE_CALLBACKS_ENABLED) environment variable.
 options:
@@ -806,8 +806,8 @@ class CallbackModule(CallbackBase):
             except OSError as exc:
                 self._display.warning('verify_log: cannot write the summary: %s: %s' % (summary_path, exc))
         if self.get_option('display_summary'):
-            self._display.display(self._known.scrub(self._summary.render_short(self._header, footer, log_path,
-                                                                                 anchor)))
+            short = self._summary.render_short(self._header, footer, log_path, anchor)
+            self._display.display(self._known.scrub(short))
 
     # -- secrets ------------------------------------------------------------------------------------------------------
 

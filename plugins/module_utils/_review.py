@@ -25,11 +25,12 @@ import posixpath
 import re
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import urllib.error
-import urllib.request
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import open_url
 
 VERDICTS = ('approve', 'reject')
 REVIEWERS = ('static', 'llm', 'command')
@@ -404,8 +405,8 @@ def review_llm(path, kind, text, sha256, endpoint, model, api_key=None, timeout=
     """LLM reviewer over an OpenAI-compatible chat-completions API; every failure is a verdict 'error'."""
     name = 'llm:%s' % model
     # The file leaves the controller: never send one that trips the credential rules.
-    leaked = [f for f in policy_findings(text, kind) if f['rule'] in ('aws-access-key-id', 'private-key',
-                                                                        'url-credentials', 'credential-literal')]
+    blocking = ('aws-access-key-id', 'private-key', 'url-credentials', 'credential-literal')
+    leaked = [f for f in policy_findings(text, kind) if f['rule'] in blocking]
     if leaked:
         for item in leaked:
             item['message'] += ' (file not sent to the LLM reviewer)'
@@ -430,9 +431,9 @@ def review_llm(path, kind, text, sha256, endpoint, model, api_key=None, timeout=
 
     try:
         url = chat_completions_url(endpoint)
-        request = urllib.request.Request(url, data=json.dumps(payload).encode('utf-8'), headers=headers, method='POST')
-        context = ssl.create_default_context(cafile=ca_bundle) if url.startswith('https:') else None
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # nosec B310
+        # Certificates are always checked (against ca_bundle when given); credentials come only from api_key.
+        with open_url(url, data=json.dumps(payload).encode('utf-8'), headers=headers, method='POST', timeout=timeout,
+                      validate_certs=True, ca_path=ca_bundle, use_netrc=False) as response:
             body = response.read(4 * 1024 * 1024)
     except urllib.error.HTTPError as exc:
         return _verdict(name, 'error',
@@ -444,7 +445,7 @@ def review_llm(path, kind, text, sha256, endpoint, model, api_key=None, timeout=
         if isinstance(reason, (socket.timeout, TimeoutError)):
             return _verdict(name, 'error', error='LLM reviewer timed out after %ss at %s' % (timeout, endpoint))
         return _verdict(name, 'error', error='Failed to reach LLM reviewer at %s: %s' % (endpoint, reason))
-    except (OSError, ValueError, ReviewerError) as exc:
+    except (OSError, ValueError, ReviewerError, UrlConnectionError) as exc:
         return _verdict(name, 'error', error='Failed to call LLM reviewer at %s: %s' % (endpoint, exc))
 
     try:

@@ -23,7 +23,7 @@ description:
     are refused.
   - This is an action plugin; this file only documents it.
 author:
-  - mt5crs.gpu_orchestrator contributors
+  - mt5crs.gpu_orchestrator contributors (@mt5crs)
 options:
   src:
     description:
@@ -53,12 +53,15 @@ options:
     default: false
 attributes:
   action:
+    description: Has a matching action plugin that does part of the work on the controller.
     support: full
   check_mode:
+    description: Can run in check mode and report whether it would change something, without changing it.
     support: full
     details:
       - The approval is checked in check mode too; M(ansible.builtin.copy) then predicts the change.
   diff_mode:
+    description: Reports the change as a diff when run with C(--diff).
     support: full
 notes:
   - The ledger lives on the controller; the plugin reads it there, so C(delegate_to) is not needed.

@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Reads the NVIDIA driver version, the highest CUDA version the driver supports and every physical GPU
     (memory, utilization, temperature, power, persistence, compute capability, ECC, MIG devices, PCIe link)
-    and says in O(state) and RV(reason) why CUDA cannot be used when it cannot.
+    and says in RV(state) and RV(reason) why CUDA cannot be used when it cannot.
   - Uses NVML through nvidia-ml-py (C(pynvml)) when that imports and O(nvidia_smi) is not set; otherwise runs
     C(nvidia-smi) at most twice with C(LC_ALL=C), once for its XML report and once for C(--query-gpu).
   - Optionally runs a given Python interpreter to report its PyTorch build, measures free space of paths,
@@ -21,15 +21,18 @@ description:
   - Needs only Python's standard library on the target. It changes nothing, so it runs fully in check mode.
   - Every returned key is also set as the fact C(gpu_probe) (C(ansible_facts.gpu_probe)).
 author:
-  - mt5crs.gpu_orchestrator contributors
+  - mt5crs.gpu_orchestrator contributors (@mt5crs)
 attributes:
   check_mode:
+    description: Can run in check mode and report whether it would change something, without changing it.
     support: full
     details:
       - The module only reads; it runs the same way in check mode.
   diff_mode:
+    description: Reports the change as a diff when run with C(--diff).
     support: none
   facts:
+    description: Returns an C(ansible_facts) dictionary that updates the host facts.
     support: full
     details:
       - Sets C(ansible_facts.gpu_probe) to the returned dictionary.
@@ -45,7 +48,7 @@ options:
     description:
       - Python interpreter to inspect for PyTorch, usually a venv's C(bin/python).
       - The interpreter runs in a subprocess limited by O(timeout); a missing interpreter or a missing torch
-        is reported in RV(torch.error), not raised.
+        is reported in the C(error) key of RV(torch), not raised.
       - When not set, no PyTorch check runs and RV(torch) is not returned.
     type: path
   paths:
@@ -281,7 +284,7 @@ endpoints:
   type: dict
   sample: {"127.0.0.1:9000": {host: 127.0.0.1, port: 9000, reachable: true, connect_ms: 0.21, error: null}}
 unmet:
-  description: 'Unmet requirements, each as C(<requirement>: found <X>, required <Y>); empty when all are met.' 
+  description: 'Unmet requirements, each as C(<requirement>: found <X>, required <Y>); empty when all are met.'
   returned: always
   type: list
   elements: str
@@ -364,7 +367,7 @@ def gpu_summary(info):
     names = ', '.join(sorted(set(gpu['name'] or 'unnamed GPU' for gpu in info['gpus'])))
     count = len(info['gpus'])
     text = 'driver %s (CUDA %s) sees %d GPU%s: %s' % (info['driver_version'], info['cuda_driver_version'], count,
-                                                       '' if count == 1 else 's', names)
+                                                      '' if count == 1 else 's', names)
     for gpu in info['gpus']:
         if gpu['mig_mode']:
             text += '; GPU %s runs MIG with %d device(s)' % (gpu['index'], len(gpu['mig_devices']))

@@ -17,13 +17,15 @@ description:
     listing every unmet expectation at once, when the file does not meet them.
   - Used on the INF host before a dataset is published and on GPU hosts after it was fetched.
 author:
-  - mt5crs.gpu_orchestrator contributors
+  - mt5crs.gpu_orchestrator contributors (@mt5crs)
 requirements:
   - pyarrow on the Python interpreter that runs the module (the GPU hosts' venv has it).
 attributes:
   check_mode:
+    description: Can run in check mode and report whether it would change something, without changing it.
     support: full
   diff_mode:
+    description: Reports the change as a diff when run with C(--diff).
     support: none
 options:
   path:

@@ -20,7 +20,7 @@ description:
   - The module fails, naming each file and the reason, when any file is not approved. Reviewer errors,
     timeouts and answers that are not a verdict count as not approved (fail closed).
 author:
-  - mt5crs.gpu_orchestrator contributors
+  - mt5crs.gpu_orchestrator contributors (@mt5crs)
 options:
   files:
     description:
@@ -145,11 +145,13 @@ options:
         default: 120
 attributes:
   check_mode:
+    description: Can run in check mode and report whether it would change something, without changing it.
     support: partial
     details:
       - In check mode no reviewer is called and the ledger is not written; files without a decisive entry are
         reported with C(status=would review) and C(changed=true). A recorded rejection still fails.
   diff_mode:
+    description: Reports the change as a diff when run with C(--diff).
     support: none
 notes:
   - Runs on the controller. Use O(ignore:delegate_to=localhost) and set C(ansible_python_interpreter) to

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, mt5crs.gpu_orchestrator contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """GPU smoke test: train a tiny model for a few optimiser steps on the fetched Parquet dataset.
@@ -131,7 +130,7 @@ def train(args):
     started = time.perf_counter()
     with torch.no_grad():
         loss_before = float(loss_fn(model(inputs), target))
-    for _ in range(args.steps):
+    for dummy in range(args.steps):
         optimiser.zero_grad()
         loss = loss_fn(model(inputs), target)
         loss.backward()
