@@ -294,7 +294,6 @@ unmet:
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -303,6 +302,7 @@ from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mt5crs.gpu_orchestrator.plugins.module_utils import _nvsmi
+from ansible_collections.mt5crs.gpu_orchestrator.plugins.module_utils._process import run
 
 DRIVER_DIRS = ['/usr/bin', '/usr/local/bin', '/usr/local/nvidia/bin', '/opt/nvidia/bin']
 GIB = 1024 ** 3
@@ -337,29 +337,6 @@ sys.stdout.write('\n' + json.dumps(out) + '\n')
 
 class ProbeError(Exception):
     """A configuration the module cannot run with; reported through fail_json."""
-
-
-def c_locale_env():
-    env = dict(os.environ)
-    env.update({'LC_ALL': 'C', 'LANG': 'C'})
-    return env
-
-
-def run(argv, timeout):
-    """Run argv with the C locale; return (rc, stdout, stderr). Raises OSError and subprocess.TimeoutExpired."""
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=c_locale_env(), start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # Stop the whole process group, so that children holding the pipes go too.
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        proc.communicate()
-        raise
-    return proc.returncode, out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace')
 
 
 def gpu_summary(info):
