@@ -19,10 +19,8 @@ import base64
 import collections
 import concurrent.futures
 import hashlib
-import io
 import math
 import os
-import threading
 
 from ansible.module_utils.basic import env_fallback
 
@@ -379,99 +377,6 @@ class HashingReader:
         return self._md5.hexdigest()
 
 
-class InOrderMD5:
-    """Whole-file MD5 from parts that arrive out of order, with bounded memory.
-
-    Upload threads hand in each part's bytes with its number (1-based); the bytes are hashed
-    in part order as soon as the gap before them is filled, by whichever thread fills it.
-    A part that arrives while ``limit`` bytes already wait for an earlier one waits up to
-    ``wait_seconds`` for room; should the gap stay open (a stalled or failed part), the
-    bytes are not kept: the digest gives up from that part on (``resume_at``) and the caller
-    finishes it with :meth:`finish_from_file`, which checks every re-read part against the
-    digest of the part that was sent.
-    """
-
-    def __init__(self, part_size, limit=4 * 8 * MIB, wait_seconds=10.0):
-        self.part_size = part_size
-        self.limit = max(limit, part_size)
-        self.wait_seconds = wait_seconds
-        self._md5 = new_md5()
-        self._cond = threading.Condition()
-        self._next = 1
-        self._pending = {}
-        self._buffered = 0
-        self._draining = False
-        self.resume_at = None
-        self.hashed_bytes = 0
-
-    def feed(self, number, data):
-        with self._cond:
-            if self.resume_at is not None or number < self._next or number in self._pending:
-                return
-            waited = 0.0
-            while (number != self._next and self._buffered + len(data) > self.limit
-                   and self.resume_at is None and waited < self.wait_seconds):
-                self._cond.wait(0.2)
-                waited += 0.2
-            if self.resume_at is not None or number < self._next:
-                return
-            if number != self._next and self._buffered + len(data) > self.limit:
-                self._give_up()
-                return
-            self._pending[number] = data
-            self._buffered += len(data)
-            if self._draining:
-                return
-            self._draining = True
-        self._drain()
-
-    def _give_up(self):
-        self.resume_at = self._next
-        self._pending.clear()
-        self._buffered = 0
-        self._cond.notify_all()
-
-    def _drain(self):
-        while True:
-            with self._cond:
-                data = self._pending.pop(self._next, None) if self.resume_at is None else None
-                if data is None:
-                    self._draining = False
-                    return
-            self._md5.update(data)
-            with self._cond:
-                self.hashed_bytes += len(data)
-                self._buffered -= len(data)
-                self._next += 1
-                self._cond.notify_all()
-
-    def finish_from_file(self, path, size, part_digests):
-        """Hash the parts from resume_at on by reading path (or bytes), each checked against the digest sent."""
-        if self.resume_at is None:
-            return
-        offset = (self.resume_at - 1) * self.part_size
-        number = self.resume_at
-        try:
-            with (io.BytesIO(path) if isinstance(path, bytes) else open(path, 'rb')) as handle:
-                handle.seek(offset)
-                while offset < size:
-                    data = handle.read(min(self.part_size, size - offset))
-                    if new_md5(data).digest() != part_digests.get(number):
-                        raise S3IntegrityError('Failed to hash src after the upload: part %d of %s differs from '
-                                               'the part sent; the file changed while it was uploaded'
-                                               % (number, path))
-                    self._md5.update(data)
-                    offset += len(data)
-                    self.hashed_bytes += len(data)
-                    number += 1
-        except (OSError, IOError) as exc:
-            raise S3LocalFileError('Failed to read file: %s: %s' % (path, exc))
-        self.resume_at = None
-
-    def hexdigest(self):
-        return self._md5.hexdigest()
-
-
 class HashingWriter:
     """Non-seekable writer that hashes bytes as they go to the file.
 
@@ -499,32 +404,29 @@ class HashingWriter:
         return self._md5.hexdigest()
 
 
-def body_bytes(body):
-    """The bytes of a request body (bytes or a seekable file), its position restored.
-
-    s3transfer's file readers count progress and bandwidth as they are read; both are
-    paused here, since these bytes are read for hashing, not sent.
-    """
+def body_md5(body):
+    """Raw MD5 digest of a request body (bytes or a seekable file), position restored."""
     if body is None:
-        return b''
+        return new_md5(b'').digest()
     if isinstance(body, (bytes, bytearray)):
-        return bytes(body)
+        return new_md5(body).digest()
+    digest = new_md5()
     start = body.tell()
     pause = getattr(body, 'signal_not_transferring', None)
     if pause:
         pause()
     try:
-        return body.read()
+        while True:
+            data = body.read(READ_CHUNK)
+            if not data:
+                break
+            digest.update(data)
     finally:
         body.seek(start)
         resume = getattr(body, 'signal_transferring', None)
         if resume:
             resume()
-
-
-def body_md5(body):
-    """Raw MD5 digest of a request body (bytes or a seekable file), position restored."""
-    return new_md5(body_bytes(body)).digest()
+    return digest.digest()
 
 
 class ContentMD5Recorder:
@@ -535,40 +437,32 @@ class ContentMD5Recorder:
     the body each request really carries. The per-part digests give the multipart ETag the
     server must report. For a single PutObject the body is the whole object, so its digest
     is also written as the object's stored MD5 metadata in the same request.
-
-    With ``whole`` (an InOrderMD5), the bytes read here for the part's digest also feed the
-    whole-file MD5, so a file uploaded by name (parts read in parallel by s3transfer's
-    threads) is hashed once per part and once as a whole in the upload pass.
     """
 
-    def __init__(self, store_md5_metadata=True, whole=None):
+    def __init__(self, store_md5_metadata=True):
         self.parts = {}
         self.single = None
         self.store_md5_metadata = store_md5_metadata
-        self.whole = whole
 
     def register(self, client):
         client.meta.events.register('before-call.s3.PutObject', self._on_put_object)
         client.meta.events.register('before-call.s3.UploadPart', self._on_upload_part)
 
-    def _set_header(self, params, number):
-        data = body_bytes(params.get('body'))
-        digest = new_md5(data).digest()
+    def _set_header(self, params):
+        digest = body_md5(params.get('body'))
         params['headers']['Content-MD5'] = base64.b64encode(digest).decode('ascii')
-        if self.whole is not None:
-            self.whole.feed(number, data)
         return digest
 
     def _on_put_object(self, params, **kwargs):
-        digest = self._set_header(params, 1)
+        digest = self._set_header(params)
         self.single = digest
         if self.store_md5_metadata:
             params['headers']['x-amz-meta-%s' % MD5_METADATA_KEY] = digest.hex()
 
     def _on_upload_part(self, params, **kwargs):
+        digest = self._set_header(params)
         number = (params.get('query_string') or {}).get('partNumber')
-        number = int(number) if number is not None else len(self.parts) + 1
-        self.parts[number] = self._set_header(params, number)
+        self.parts[int(number) if number is not None else len(self.parts) + 1] = digest
 
     def expected_etag(self):
         """ETag the server must report for what was sent, or None when nothing was sent."""

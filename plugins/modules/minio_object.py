@@ -475,24 +475,23 @@ class Runner:
         if self.params.get('content_type'):
             extra['ContentType'] = self.params['content_type']
 
-        whole = _s3.InOrderMD5(part_size if multipart else max(size, 1))
-        recorder = _s3.ContentMD5Recorder(store_md5_metadata=True, whole=whole)
+        recorder = _s3.ContentMD5Recorder(store_md5_metadata=True)
         recorder.register(self.client)
         counter = _s3.ProgressCounter()
-        # A file goes to s3transfer by name, so its threads read the parts in parallel; the
-        # recorder hashes each part as it is read for its request and feeds the whole-file MD5.
-        source = io.BytesIO(payload) if src is None else src
+        handle = io.BytesIO(payload) if src is None else open(src, 'rb')
+        reader = _s3.HashingReader(handle)
         try:
             with _s3.transfer_manager(self.client, config) as manager:
-                manager.upload(source, self.bucket, self.key, extra_args=extra, subscribers=[counter]).result()
+                manager.upload(reader, self.bucket, self.key, extra_args=extra, subscribers=[counter]).result()
         except Exception as exc:
             raise self.error(exc, 'upload to')
-        whole.finish_from_file(src if src is not None else payload, size, recorder.parts or {1: recorder.single})
+        finally:
+            handle.close()
 
-        if whole.hashed_bytes != size:
-            raise _s3.S3IntegrityError('Failed to hash src in the upload pass: read %d of %d bytes; the file '
-                                       'changed while it was uploaded: %s' % (whole.hashed_bytes, size, src))
-        md5 = whole.hexdigest()
+        if not reader.complete or reader.hashed_bytes != size:
+            raise _s3.S3IntegrityError('Failed to hash src in the upload pass: read %d of %d bytes in order; the file '
+                                       'changed while it was uploaded: %s' % (reader.hashed_bytes, size, src))
+        md5 = reader.hexdigest()
         sent_etag = recorder.expected_etag()
         if multipart and recorder.parts and md5 != known_md5:
             self._store_md5(md5, part_size, metadata, sent_etag, size)

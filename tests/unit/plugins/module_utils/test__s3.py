@@ -2,10 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure helpers of plugins/module_utils/_s3.py: digests, ETags, keys, errors, client settings."""
 
-import base64
 import hashlib
 import io
-import threading
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -70,57 +68,6 @@ def test_hashing_reader_notices_a_skip():
     reader.read(10)
     assert reader.complete is False
 
-
-
-def test_in_order_md5_reassembles_parts_fed_out_of_order_by_threads():
-    data = data_of(10 * 1000 + 7, 4)
-    parts = [data[i:i + 1000] for i in range(0, len(data), 1000)]
-    whole = _s3.InOrderMD5(1000, limit=3000, wait_seconds=30)
-    order = [3, 1, 2, 6, 5, 4, 2, 8, 7, 11, 10, 9]         # part 2 twice: a repeated call is ignored
-    threads = [threading.Thread(target=whole.feed, args=(n, parts[n - 1])) for n in order]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert whole.resume_at is None and whole.hashed_bytes == len(data)
-    assert whole.hexdigest() == hashlib.md5(data).hexdigest()
-
-
-def test_in_order_md5_gives_up_on_a_stalled_part_and_finishes_from_the_file(tmp_path):
-    data = data_of(5000, 5)
-    path = tmp_path / 'src.bin'
-    path.write_bytes(data)
-    sent = dict((n, hashlib.md5(data[(n - 1) * 1000:n * 1000]).digest()) for n in range(1, 6))
-    whole = _s3.InOrderMD5(1000, limit=1000, wait_seconds=0.2)
-    whole.feed(1, data[:1000])
-    whole.feed(3, data[2000:3000])                           # buffered: part 2 is late
-    whole.feed(4, data[3000:4000])                           # no room and part 2 never comes: give up
-    assert whole.resume_at == 2 and whole.hashed_bytes == 1000
-    whole.feed(2, data[1000:2000])                           # too late, ignored
-    whole.finish_from_file(str(path), len(data), sent)
-    assert whole.hashed_bytes == len(data) and whole.hexdigest() == hashlib.md5(data).hexdigest()
-
-    changed = _s3.InOrderMD5(1000, limit=1000, wait_seconds=0.2)
-    changed.feed(2, data[1000:2000])
-    changed.feed(3, data[2000:3000])
-    path.write_bytes(data[:2500] + b'X' + data[2501:])
-    with pytest.raises(_s3.S3IntegrityError, match='part 3 of .* differs from the part sent'):
-        changed.finish_from_file(str(path), len(data), sent)
-
-
-def test_recorder_feeds_the_whole_file_md5_from_request_bodies():
-    data = data_of(2500, 6)
-    whole = _s3.InOrderMD5(1000)
-    recorder = _s3.ContentMD5Recorder(whole=whole)
-    for number in (2, 3, 1):
-        params = dict(body=io.BytesIO(data[(number - 1) * 1000:number * 1000]), headers={},
-                      query_string={'partNumber': number})
-        recorder._on_upload_part(params)
-        assert params['body'].tell() == 0
-        assert params['headers']['Content-MD5'] == base64.b64encode(
-            hashlib.md5(data[(number - 1) * 1000:number * 1000]).digest()).decode('ascii')
-    assert whole.hexdigest() == hashlib.md5(data).hexdigest()
-    assert recorder.expected_etag() == reference_multipart_etag(data, 1000)
 
 def test_hashing_writer_is_not_seekable_and_hashes():
     sink = io.BytesIO()
