@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026, mt5crs.gpu_orchestrator contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Time minio_object against boto3 and amazon.aws.s3_object on one local moto server, in one run.
@@ -49,7 +48,7 @@ def md5_file(path):
 
 def make_file(path, size_mib):
     with open(path, 'wb') as handle:
-        for _ in range(size_mib):
+        for dummy in range(size_mib):
             handle.write(os.urandom(MIB))
 
 
@@ -101,11 +100,11 @@ class Bench:
         start = time.monotonic()
         proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,',
                                path], cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+                              text=True, check=False)
         wall = time.monotonic() - start
         if proc.returncode != 0:
-            raise SystemExit('bench: %s failed:\n%s' % (module, proc.stdout[-3000:].replace(self.creds['secret_key'],
-                                                                                           '********')))
+            shown = proc.stdout[-3000:].replace(self.creds['secret_key'], '********')
+            raise SystemExit('bench: %s failed:\n%s' % (module, shown))
         with open(out) as handle:
             result = json.load(handle)
         peak_kib = None
@@ -143,7 +142,7 @@ def run_size(bench, size_mib, repeat):
     def add(name, value):
         figures.setdefault(name, []).append(value)
 
-    for _ in range(repeat):
+    for dummy in range(repeat):
         add('local md5', timed(lambda: md5_file(src)))
 
         key = 'boto3-%d' % size_mib
@@ -246,7 +245,7 @@ def main(argv=None):
         print('bench_minio: moto server %s, boto3 %s, botocore %s, python %s, %d CPUs, repeat %d'
               % (creds['endpoint_url'], boto3.__version__, botocore.__version__, sys.version.split()[0],
                  os.cpu_count(), args.repeat))
-        noop = statistics.median(noop_playbook_seconds(bench) for _ in range(max(1, min(3, args.repeat))))
+        noop = statistics.median(noop_playbook_seconds(bench) for dummy in range(max(1, min(3, args.repeat))))
         for size in sizes:
             report(size, run_size(bench, size, args.repeat), noop)
             sys.stdout.flush()

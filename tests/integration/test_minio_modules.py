@@ -271,14 +271,16 @@ def test_clear_errors(tmp_path, s3_server, bucket):
     conn = connection(creds)
     src = tmp_path / 'f.txt'
     src.write_text('payload')
-    wrong = dict(conn, secret_key='Wr0ng' + creds['secret_key'][5:])
+    wrong = dict(conn)
+    wrong['secret_key'] = 'Wr0ng' + creds['secret_key'][5:]
+    down = dict(conn)
+    down.update(endpoint_url='http://127.0.0.1:%d' % free_port(), connect_timeout=1)
     dest = tmp_path / 'out.txt'
     dest.write_text('keep me')
     results = run_steps(tmp_path, [
         step('minio_object', mode='put', bucket=bucket, key='f.txt', src=str(tmp_path / 'missing.txt'), **conn),
         step('minio_object', mode='put', bucket=bucket, key='f.txt', src=str(src), **wrong),
-        step('minio_object', mode='put', bucket=bucket, key='f.txt', src=str(src),
-             **dict(conn, endpoint_url='http://127.0.0.1:%d' % free_port(), connect_timeout=1)),
+        step('minio_object', mode='put', bucket=bucket, key='f.txt', src=str(src), **down),
         step('minio_object', mode='put', bucket=bucket + '-nope', key='f.txt', src=str(src), **conn),
         step('minio_object', mode='get', bucket=bucket, key='no/such.txt', dest=str(dest), **conn),
         step('minio_object', mode='put', bucket=bucket, key='/lead.txt', src=str(src), **conn),

@@ -173,7 +173,7 @@ def client_error(code, status, operation='HeadObject'):
 ])
 def test_translate_error(exc, cls, text):
     err = _s3.translate_error(exc, 'do things', 'http://127.0.0.1:1')
-    assert type(err) is cls
+    assert err.__class__ is cls
     assert str(err).startswith('Failed to do things') and text in str(err)
 
 
