@@ -29,7 +29,8 @@ def run_site(root, port, log_dir):
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), 'site.yml', '-i', 'inventories/local',
            '-e', 'mt5crs_local_root=%s' % root, '-e', 'mt5crs_local_s3_port=%d' % port]
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          check=False)
     seconds = time.monotonic() - start
     if proc.returncode != 0:
         sys.stdout.write(proc.stdout[-4000:])

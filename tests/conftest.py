@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Shared pytest fixtures: the collection on sys.path, a real S3 server, ansible-playbook runs."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -18,6 +19,15 @@ for path in (COLLECTIONS, os.path.join(ROOT, 'tools')):
         sys.path.insert(0, path)
 
 import local_s3  # noqa: E402  (tools/ is put on sys.path just above)
+
+
+def md5_of(path):
+    """MD5 of a file, read in 1 MiB blocks."""
+    digest = hashlib.md5()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def venv_bin(name):

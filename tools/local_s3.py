@@ -74,7 +74,8 @@ def _wait_until_up(endpoint, proc=None, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise LocalS3Error('moto_server exited with status %s before it answered on %s' % (proc.returncode, endpoint))
+            raise LocalS3Error('moto_server exited with status %s before it answered on %s'
+                               % (proc.returncode, endpoint))
         try:
             urllib.request.urlopen(endpoint + '/moto-api/', timeout=1).close()
             return

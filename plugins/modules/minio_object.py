@@ -349,6 +349,17 @@ def local_digests_for(path, head, client=None, bucket=None, key=None):
     return _s3.file_digests(path, part_size)
 
 
+def needs_transfer(target_exists, overwrite, up_to_date):
+    """Whether put or get must move bytes: always for a missing target, else as O(overwrite) says.
+
+    up_to_date is called only for overwrite=different, when the digests it compares exist."""
+    if not target_exists:
+        return True
+    if overwrite in ('never', 'always'):
+        return overwrite == 'always'
+    return not up_to_date()
+
+
 def first_part_size(client, bucket, key):
     """Size of part 1 of a multipart object (HEAD with partNumber), or None when the server cannot tell."""
     if client is None:
@@ -418,15 +429,9 @@ class Runner:
         if head is not None and params['overwrite'] == 'different' or self.module._diff:
             local = self._local_source_digests(src, payload, head)
 
-        if head is None:
-            changed = True
-        elif params['overwrite'] == 'never':
-            changed = False
-        elif params['overwrite'] == 'always':
-            changed = True
-        else:
-            changed = not (head['stored_md5'] == local['md5']
-                           and _s3.remote_matches_local(head, local['md5'], local['size'], local['etag']))
+        changed = needs_transfer(head is not None, params['overwrite'], lambda: (
+            head['stored_md5'] == local['md5']
+            and _s3.remote_matches_local(head, local['md5'], local['size'], local['etag'])))
 
         diff = None
         if self.module._diff:
@@ -553,15 +558,9 @@ class Runner:
         if os.path.isfile(dest) and params['overwrite'] == 'different' or (os.path.isfile(dest) and self.module._diff):
             local = local_digests_for(dest, head, self.client, self.bucket, self.key)
 
-        if not os.path.exists(dest):
-            changed = True
-        elif params['overwrite'] == 'never':
-            changed = False
-        elif params['overwrite'] == 'always':
-            changed = True
-        else:
-            changed = not ((expected is None or local['md5'] == expected)
-                           and _s3.remote_matches_local(head, local['md5'], local['size'], local['etag']))
+        changed = needs_transfer(os.path.exists(dest), params['overwrite'], lambda: (
+            (expected is None or local['md5'] == expected)
+            and _s3.remote_matches_local(head, local['md5'], local['size'], local['etag'])))
 
         diff = None
         if self.module._diff:

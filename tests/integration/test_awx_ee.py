@@ -80,7 +80,8 @@ def test_context_has_the_containerfile_and_requirement_files(context):
 def test_python_pins_are_the_versions_the_tests_run_with(context):
     containerfile = (context / 'Containerfile').read_text()
     install_refs = re.search(r'^ARG ANSIBLE_INSTALL_REFS="([^"]*)"', containerfile, re.M).group(1).split()
-    pip_lines = [line.split('#')[0].strip() for line in (context / '_build' / 'requirements.txt').read_text().splitlines()]
+    requirements = (context / '_build' / 'requirements.txt').read_text()
+    pip_lines = [line.split('#')[0].strip() for line in requirements.splitlines()]
     pins = dict(ref.split('==', 1) for ref in install_refs + [line for line in pip_lines if line])
     for name in PINNED:
         assert pins.get(name) == importlib.metadata.version(name), (name, pins.get(name))

@@ -18,7 +18,6 @@ no artifact file.
 
 import configparser
 import glob
-import hashlib
 import json
 import os
 import stat
@@ -30,7 +29,7 @@ import pytest
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from conftest import ROOT, venv_bin
+from conftest import ROOT, md5_of, venv_bin
 from test_awx_ee import copy_project
 
 CREDENTIAL_TYPE = os.path.join(ROOT, 'awx', 'credential_types', 'minio.yml')
@@ -120,14 +119,6 @@ def write_inventory_script(inventory_dir, project_dir, source):
         handle.write("print(DATA if '--list' in sys.argv else '{}')\n")
     os.chmod(path, 0o700)
     return data
-
-
-def md5_of(path):
-    digest = hashlib.md5()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # The credential type on its own (fast)

@@ -130,7 +130,8 @@ def env_run(tmp_path_factory):
 def test_first_run_builds_the_venv(env_run):
     changed = env_run.first.changed()
     for name in ('Create the venv with the host interpreter', 'Install the chosen PyTorch build',
-                 'Install the data libraries beside the pinned torch', 'Write the environment file for jobs on this host'):
+                 'Install the data libraries beside the pinned torch',
+                 'Write the environment file for jobs on this host'):
         assert any(task.endswith(name) for task in changed), changed
     versions = json.loads(env_run.venv_python(
         'import json, torch, numpy, pandas, sklearn, pyarrow, boto3; '

@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from test_minio_support import MIB, connection, md5_of, run_steps, step, write_random
+from conftest import md5_of
+from test_minio_support import MIB, connection, run_steps, step, write_random
 
 pytestmark = pytest.mark.slow
 

@@ -13,14 +13,6 @@ MIB = 1024 * 1024
 FQCN = 'mt5crs.gpu_orchestrator.'
 
 
-def md5_of(path):
-    digest = hashlib.md5()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(MIB), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_random(path, size, seed=0):
     """Deterministic pseudo-random bytes (fast enough for a few MiB)."""
     block = hashlib.sha256(b'seed-%d' % seed).digest() * 2048

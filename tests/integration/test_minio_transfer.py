@@ -14,8 +14,8 @@ import urllib.parse
 import pytest
 
 import local_s3
-from conftest import ansible_env, venv_bin, ROOT
-from test_minio_support import MIB, connection, md5_of, playbook_for, step, write_random
+from conftest import ROOT, ansible_env, md5_of, venv_bin
+from test_minio_support import MIB, connection, playbook_for, step, write_random
 
 from ansible_collections.mt5crs.gpu_orchestrator.plugins.module_utils import _s3
 

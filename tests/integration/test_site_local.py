@@ -7,7 +7,6 @@ real EURUSD dataset through a real moto server; the tests then rerun, corrupt an
 """
 
 import glob
-import hashlib
 import json
 import os
 import re
@@ -16,20 +15,12 @@ import sys
 
 import pytest
 
-from conftest import ROOT, ansible_env, venv_bin
+from conftest import ROOT, ansible_env, md5_of, venv_bin
 
 pytestmark = pytest.mark.slow
 
 BUCKET = 'mt5crs-datasets'
 KEY = 'eurusd/h1/eurusd_h1_features.parquet'
-
-
-def md5_of(path):
-    digest = hashlib.md5()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def recap(output):

@@ -55,7 +55,8 @@ def scan_into(known_hosts):
 
 def ansible_ping(tmp_path, key, known_hosts):
     env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING='True', ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
-               MT5CRS_VERIFY_LOG_DIR=str(tmp_path / 'verify'), ANSIBLE_NOCOLOR='1', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'))
+               MT5CRS_VERIFY_LOG_DIR=str(tmp_path / 'verify'), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'))
     ssh_args = '-o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes' % (
         known_hosts)
     return run([os.path.join(os.path.dirname(sys.executable), 'ansible'), 'all', '-i', ADDRESS + ',',
